@@ -1,0 +1,79 @@
+"""The HTML map: offline, escaped, and really drawn in a browser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from geoplan import pipeline, regions, webmap
+from geoplan._offline import external_urls
+
+from .browser import open_offline
+from .conftest import REPO
+
+XSS = "<img src=x onerror=alert(1)>"
+ARTIFACTS = REPO / "tests" / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def foundation_map(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("map")
+    res = pipeline.run(None, out=out, progress=False)
+    return res.outputs["map"]
+
+
+def test_map_is_self_contained(foundation_map):
+    html = foundation_map.read_text(encoding="utf-8")
+    assert external_urls(html) == []
+    assert "cdn.jsdelivr.net" not in html and "code.jquery.com" not in html
+    assert "L.map(" in html  # Leaflet inlined, the map script present
+
+
+def test_map_renders_offline_with_belts(foundation_map, chromium):
+    with open_offline(foundation_map, chromium) as p:
+        assert p.errors == []
+        assert p.blocked == []
+        n_belts = p.page.evaluate("document.querySelectorAll('path.geoplan-belt').length")
+        assert n_belts == 3
+        ARTIFACTS.mkdir(exist_ok=True)
+        p.page.screenshot(path=str(ARTIFACTS / "foundation_map.png"))
+
+
+def test_data_strings_are_escaped_in_the_browser(default_layers, tmp_path, chromium):
+    layers = dict(default_layers)
+    ports = layers["ports"].copy()
+    ports.loc[ports.index[0], "name"] = XSS
+    ports.loc[ports.index[1], "notes"] = "</script><script>alert(2)</script>"
+    layers["ports"] = ports
+    m = webmap.make_map(
+        layers,
+        belts=regions.belts(layers),
+        exclusions=regions.exclusions(layers),
+        title=XSS,
+        meta={"note": XSS},
+    )
+    path = webmap.write_map(m, tmp_path / "xss.html")
+    html = path.read_text(encoding="utf-8")
+    assert XSS not in html  # never as markup
+    with open_offline(path, chromium) as p:
+        # open every popup and tooltip on the map
+        p.page.evaluate(
+            """() => { for (const k in window) { const v = window[k];
+                 if (v && v instanceof L.Map) { v.eachLayer(l => {
+                   if (l.getPopup && l.getPopup()) { l.openPopup(); }
+                 }); } } }"""
+        )
+        p.page.wait_for_timeout(300)
+        assert p.dialogs == []
+        assert p.errors == []
+        title = p.page.inner_text(".geoplan-title")
+        assert XSS in title  # shown as text
+
+
+def test_offline_writer_refuses_cdn_links(default_layers, tmp_path):
+    m = webmap.make_map(default_layers, online=True)
+    with pytest.raises(Exception, match="would fetch"):
+        webmap.write_map(m, tmp_path / "x.html", online=False)
+    assert not (tmp_path / "x.html").exists()
+    assert list(tmp_path.iterdir()) == []
