@@ -31,3 +31,32 @@ def register(main: click.Group) -> None:
         result = pipeline.run(scenario, out=out, online=online, progress=not ctx.obj["quiet"])
         for kind, path in result.outputs.items():
             click.echo(f"{kind}: {path}")
+
+    @main.group("scenario")
+    def scenario_grp() -> None:
+        """Show and check scenario files."""
+
+    @scenario_grp.command("show")
+    @click.argument("scenario", required=False)
+    @handle_errors
+    def scenario_show(scenario: str | None) -> None:
+        """Print the effective scenario (defaults filled in) as YAML."""
+        from geoplan.scenario import load_scenario
+
+        click.echo(load_scenario(scenario).to_yaml(), nl=False)
+
+    @scenario_grp.command("check")
+    @click.argument("scenario")
+    @handle_errors
+    def scenario_check(scenario: str) -> None:
+        """Validate SCENARIO; exit 1 with one line per problem."""
+        from geoplan.scenario import load_scenario
+
+        sc = load_scenario(scenario)
+        for name, p in sc.profiles.items():
+            extra = f", AHP CR {p.ahp.consistency_ratio:.3f}" if p.ahp else ""
+            weights = ", ".join(
+                f"{c.criterion} {w:.3f}" for c, w in zip(p.criteria, p.weights, strict=True)
+            )
+            click.echo(f"profile {name}: {weights}{extra}")
+        click.echo(f"ok: {scenario}")

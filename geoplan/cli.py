@@ -38,6 +38,11 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             _fail(exc.lines())
         except (OSError, MemoryError) as exc:
             _fail([f"{getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}".lstrip(": ")])
+        except (click.ClickException, click.exceptions.Exit, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            log.debug("internal error", exc_info=True)
+            _fail([f"internal error: {type(exc).__name__}: {exc} (rerun with -v for details)"])
 
     return wrapper
 
@@ -50,7 +55,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """geoplan: rank and map small and medium industrial zones on the Korean peninsula."""
     level = logging.ERROR if quiet else max(logging.DEBUG, logging.WARNING - 10 * (verbose + 1))
-    logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
     logging.getLogger("geoplan").setLevel(level)
     if not quiet:
         warnings.simplefilter("default", UserWarning)

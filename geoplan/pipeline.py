@@ -1,4 +1,8 @@
-"""Wire the stages together; nothing else lives here."""
+"""Wire the stages together; nothing else lives here.
+
+scenario -> layers -> regions -> grid + sites -> criteria -> score ->
+zones -> rank + phase -> outputs (map, GeoPackage, GeoTIFF, CSV, run.json).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
 
+from geoplan import candidates, criteria, export, prioritize, regions, webmap
 from geoplan import layers as L
-from geoplan import regions, webmap
+from geoplan.scenario import Scenario, load_scenario
+from geoplan.score import ProfileScores, score_profile
 
-__all__ = ["RunResult", "run"]
+__all__ = ["RunResult", "run", "score_scenario"]
 
 log = logging.getLogger(__name__)
 
@@ -22,51 +31,327 @@ log = logging.getLogger(__name__)
 class RunResult:
     """What a run produced: the stage outputs and the files written."""
 
-    name: str
+    scenario: Scenario
     layers: dict[str, gpd.GeoDataFrame]
     belts: gpd.GeoDataFrame
     exclusions: gpd.GeoDataFrame
-    outputs: dict[str, Path]
+    grid: candidates.Grid
+    surfaces: dict[str, np.ndarray]
+    zones: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    ranking: pd.DataFrame
     timings: dict[str, float]
-    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    outputs: dict[str, Path] = dataclasses.field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The scenario's name."""
+        return self.scenario.name
+
+
+class _Timer:
+    def __init__(self, progress: bool) -> None:
+        self.timings: dict[str, float] = {}
+        self.progress = progress
+
+    def __call__(self, stage: str) -> _Stage:
+        return _Stage(self, stage)
+
+
+class _Stage:
+    def __init__(self, timer: _Timer, stage: str) -> None:
+        self.timer, self.stage = timer, stage
+
+    def __enter__(self) -> None:
+        if self.timer.progress:
+            log.info("geoplan: %s ...", self.stage)
+        self.t = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.timer.timings[self.stage] = round(time.perf_counter() - self.t, 3)
+
+
+def _explain_columns(ps: ProfileScores, idx: np.ndarray | slice) -> dict[str, Any]:
+    cols: dict[str, Any] = {}
+    for j, c in enumerate(ps.criteria):
+        cols[f"raw_{c}"] = ps.raw[idx, j]
+        cols[f"score_{c}"] = ps.transformed[idx, j]
+        cols[f"weight_{c}"] = ps.weights[j]
+        cols[f"contrib_{c}"] = ps.contributions[idx, j]
+    return cols
+
+
+def _nearest_names(xy: np.ndarray, cities: gpd.GeoDataFrame) -> list[str]:
+    big = cities[(cities["population"].fillna(0) >= 20_000) & (cities["iso_a3"] == "PRK")]
+    tree = shapely.STRtree(big.geometry.to_numpy())
+    idx = tree.query_nearest(shapely.points(xy), all_matches=False)
+    names = big["name"].to_numpy()
+    out = [""] * len(xy)
+    for i, j in zip(idx[0], idx[1], strict=True):
+        out[i] = str(names[j])
+    return out
+
+
+def score_scenario(scenario: Scenario, *, progress: bool = False) -> RunResult:
+    """Run every stage up to the ranked, phased, explained zones and sites (no files)."""
+    sc = scenario
+    d = sc.data
+    timer = _Timer(progress)
+    with timer("load layers"):
+        loaded = L.load_all(d.get("layers") or {}, crs=d["crs"])
+    with timer("regions"):
+        bw = d["belts"]
+        widths = regions.BeltWidths(
+            west_coast=bw["west_coast_km"] * 1000,
+            east_coast=bw["east_coast_km"] * 1000,
+            border=bw["border_km"] * 1000,
+            dmz_half_width=bw["dmz_half_width_km"] * 1000,
+        )
+        belts = regions.belts(loaded, widths)
+        excl = regions.exclusions(loaded, widths)
+        masks = [loaded[m] for m in d.get("constraints", {}).get("mask_layers", [])]
+        for name, m in zip(d.get("constraints", {}).get("mask_layers", []), masks, strict=True):
+            excl = pd.concat(
+                [
+                    excl,
+                    gpd.GeoDataFrame(
+                        {"kind": [f"mask:{name}"], "description": [f"user mask layer {name}"]},
+                        geometry=[shapely.union_all(m.geometry.to_numpy())],
+                        crs=excl.crs,
+                    ),
+                ],
+                ignore_index=True,
+            )
+        excl_union = shapely.union_all(excl.geometry.to_numpy())
+    with timer("grid"):
+        res = float(d["grid"]["resolution_m"])
+        grid = candidates.make_grid(tuple(belts.total_bounds), res, d["crs"])
+        allowed = {
+            row["belt"]: grid.mask(shapely.difference(row["geometry"], excl_union))
+            for _, row in belts.iterrows()
+        }
+        any_allowed = np.logical_or.reduce(list(allowed.values()))
+        gx, gy = grid.centres()
+        cell_xy = np.column_stack([gx[any_allowed], gy[any_allowed]])
+        log.info(
+            "grid: %d x %d at %g m, %d candidate cells", grid.width, grid.height, res, len(cell_xy)
+        )
+    used = sorted({pc.criterion for p in sc.profiles.values() for pc in p.criteria})
+    with timer("criteria (grid)"):
+        raw_cells = {c: criteria.evaluate(cell_xy, d["criteria"][c], loaded, name=c) for c in used}
+    sites_layer = loaded[d["candidates"]["sites_layer"]]
+    site_xy = np.column_stack(
+        [
+            sites_layer.geometry.representative_point().x,
+            sites_layer.geometry.representative_point().y,
+        ]
+    )
+    with timer("criteria (sites)"):
+        raw_sites = {c: criteria.evaluate(site_xy, d["criteria"][c], loaded, name=c) for c in used}
+    cand = d["candidates"]
+    size = cand["zone_size"]
+    zone_rows: list[dict[str, Any]] = []
+    site_rows: list[dict[str, Any]] = []
+    surfaces: dict[str, np.ndarray] = {}
+    site_belt = []
+    for pt in shapely.points(site_xy):
+        inside = [b for b, g in zip(belts["belt"], belts.geometry, strict=True) if g.contains(pt)]
+        site_belt.append(inside[0] if inside else "none")
+    site_excluded = shapely.contains_xy(excl_union, site_xy[:, 0], site_xy[:, 1])
+    site_names = (
+        sites_layer["name"].astype(str).to_numpy()
+        if "name" in sites_layer.columns
+        else np.array([f"site {i}" for i in range(len(sites_layer))])
+    )
+    with timer("score + zones"):
+        for pname, prof in sc.profiles.items():
+            ps = score_profile(prof, raw_cells, sc)
+            surface = np.full((grid.height, grid.width), np.nan)
+            surface[any_allowed] = ps.score
+            surfaces[pname] = surface
+            cell_index = np.full((grid.height, grid.width), -1, dtype=np.int64)
+            cell_index[any_allowed] = np.arange(len(cell_xy))
+            taken = np.zeros_like(any_allowed)
+            for belt in belts["belt"]:
+                zones = candidates.grow_zones(
+                    surface,
+                    allowed[belt],
+                    grid,
+                    n=int(cand["zones_per_belt"]),
+                    target_km2=float(cand["target_km2"][size]),
+                    min_spacing_m=float(cand["min_spacing_km"]) * 1000,
+                    taken=taken,
+                )
+                for k, z in enumerate(zones, start=1):
+                    idx = cell_index[z.rows, z.cols]
+                    cols = _explain_columns(ps, idx)
+                    row = {k2: float(np.mean(v)) for k2, v in cols.items()}
+                    row.update(
+                        zone_id=f"Z-{pname}-{belt}-{k}",
+                        kind="zone",
+                        belt=belt,
+                        profile=pname,
+                        score=float(np.mean(ps.score[idx])),
+                        min_score=z.min_score,
+                        area_km2=z.area_km2,
+                        size_class=size,
+                        geometry=z.geometry,
+                    )
+                    zone_rows.append(row)
+            ss = score_profile(prof, raw_sites, sc)
+            cols = _explain_columns(ss, slice(None))
+            for i in range(len(site_xy)):
+                if site_excluded[i]:
+                    continue
+                row = {k2: (v[i] if np.ndim(v) else v) for k2, v in cols.items()}
+                row.update(
+                    zone_id=f"S-{pname}-{i + 1:03d}",
+                    name=site_names[i],
+                    kind="site",
+                    belt=site_belt[i],
+                    profile=pname,
+                    score=float(ss.score[i]),
+                    area_km2=float(sites_layer["area_km2"].iloc[i])
+                    if "area_km2" in sites_layer.columns
+                    else np.nan,
+                    geometry=shapely.Point(site_xy[i]),
+                )
+                site_rows.append(row)
+    with timer("prioritise"):
+        crs = d["crs"]
+        zones_gdf = gpd.GeoDataFrame(zone_rows, geometry="geometry", crs=crs)
+        if len(zones_gdf):
+            cxy = np.column_stack(
+                [zones_gdf.geometry.centroid.x.to_numpy(), zones_gdf.geometry.centroid.y.to_numpy()]
+            )
+            near = _nearest_names(cxy, loaded["cities"])
+            zones_gdf["name"] = [
+                f"{n} {p.replace('_', ' ')} zone"
+                for n, p in zip(near, zones_gdf["profile"], strict=True)
+            ]
+        sites_gdf = gpd.GeoDataFrame(site_rows, geometry="geometry", crs=crs)
+        both = pd.concat([zones_gdf, sites_gdf], ignore_index=True)
+        both = prioritize.rank(pd.DataFrame(both))
+        both = prioritize.assign_phases(both, d["prioritisation"]["phase_rules"])
+        both = gpd.GeoDataFrame(both, geometry="geometry", crs=crs)
+        lonlat = both.geometry.representative_point().to_crs("EPSG:4326")
+        both["lon"] = lonlat.x.round(5)
+        both["lat"] = lonlat.y.round(5)
+        front = [
+            "zone_id", "name", "kind", "belt", "profile", "score", "rank_in_belt",
+            "rank_overall", "phase", "phase_reason", "area_km2", "lon", "lat",
+        ]  # fmt: skip
+        contrib = sorted(c for c in both.columns if c.startswith("contrib_"))
+        rest = sorted(
+            c for c in both.columns if c not in front and c not in contrib and c != "geometry"
+        )
+        both = both[[*front, *contrib, *rest, "geometry"]]
+        both = both.sort_values(["profile", "rank_overall", "zone_id"]).reset_index(drop=True)
+        zones_out = both[both["kind"] == "zone"].reset_index(drop=True)
+        sites_out = both[both["kind"] == "site"].reset_index(drop=True)
+    return RunResult(
+        sc, loaded, belts, excl, grid, surfaces, zones_out, sites_out,
+        pd.DataFrame(both.drop(columns="geometry")), timer.timings,
+    )  # fmt: skip
 
 
 def run(
-    scenario: str | Path | None = None,
+    scenario: str | Path | Scenario | None = None,
     *,
     out: str | Path | None = None,
     online: bool = False,
     progress: bool = True,
 ) -> RunResult:
-    """Run the pipeline and write its outputs.
+    """Run the whole pipeline and write its outputs.
 
     Parameters
     ----------
-    scenario : path, optional
-        Scenario file; the default scenario when ``None``.
+    scenario : path or Scenario, optional
+        Scenario file (or object); the default scenario when ``None``.
     out : path, optional
-        Folder for every output; default ``maps/<name>.html`` for the map.
+        Folder for every output. Default: the map to ``maps/<name>.html``,
+        the data products to ``out/<name>/``.
     online : bool
         Map uses CDNs and online tiles.
     progress : bool
-        Log progress at INFO level.
+        Log each stage at INFO level.
 
     Returns
     -------
     RunResult
     """
-    timings: dict[str, float] = {}
-    t = time.perf_counter()
-    name = "default" if scenario is None else Path(scenario).stem
-    loaded = L.load_all()
-    timings["load"] = time.perf_counter() - t
-    t = time.perf_counter()
-    b = regions.belts(loaded)
-    e = regions.exclusions(loaded)
-    timings["regions"] = time.perf_counter() - t
-    t = time.perf_counter()
+    from geoplan import __version__
+
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    t0 = time.perf_counter()
+    res = score_scenario(sc, progress=progress)
+    name = sc.name
+    data_dir = Path(out) if out else Path("out") / name
     map_path = Path(out) / f"{name}.html" if out else Path("maps") / f"{name}.html"
-    m = webmap.make_map(loaded, belts=b, exclusions=e, title=f"geoplan: {name}", online=online)
-    webmap.write_map(m, map_path, online=online)
-    timings["map"] = time.perf_counter() - t
-    return RunResult(name, loaded, b, e, {"map": map_path}, timings)
+    hashes = {k: v.attrs.get("geoplan_sha256") for k, v in res.layers.items()}
+    record = {
+        "scenario": sc.data,
+        "scenario_source": sc.source,
+        "geoplan_version": __version__,
+        "input_layers": {
+            k: {"path": v.attrs.get("geoplan_source"), "sha256": hashes[k]}
+            for k, v in res.layers.items()
+        },
+        "grid": dataclasses.asdict(res.grid),
+        "counts": {"zones": len(res.zones), "sites": len(res.sites)},
+    }
+    outs = sc.data.get("outputs", {})
+    timer = _Timer(progress)
+    meta = {"scenario": name, "geoplan_version": __version__, "inputs_sha256": hashes}
+    if outs.get("geotiff", True):
+        with timer("write GeoTIFF"):
+            for pname, surf in res.surfaces.items():
+                res.outputs[f"geotiff:{pname}"] = export.write_cog(
+                    data_dir / f"suitability_{pname}.tif",
+                    surf,
+                    res.grid.transform,
+                    res.grid.crs,
+                    description=f"suitability {pname} (0-1)",
+                    tags={
+                        "scenario": name,
+                        "profile": pname,
+                        "geoplan_version": __version__,
+                        "resolution_m": str(res.grid.res),
+                    },
+                )
+    if outs.get("csv", True):
+        with timer("write ranking.csv"):
+            res.outputs["ranking"] = export.write_csv(data_dir / "ranking.csv", res.ranking)
+    if outs.get("geopackage", True):
+        with timer("write GeoPackage"):
+            gp_layers = {"zones": res.zones, "sites": res.sites, "belts": res.belts,
+                         "exclusions": res.exclusions}  # fmt: skip
+            for k in ("ports", "railways", "roads", "power_plants", "border_crossings",
+                      "cities", "boundaries"):  # fmt: skip
+                if k in res.layers:
+                    gp_layers[k] = res.layers[k]
+            res.outputs["geopackage"] = export.write_geopackage(
+                data_dir / f"{name}.gpkg", gp_layers, metadata=meta
+            )
+    if outs.get("map", True):
+        with timer("write map"):
+            m = webmap.make_map(
+                res.layers,
+                belts=res.belts,
+                exclusions=res.exclusions,
+                zones=res.zones,
+                sites=res.sites[res.sites["rank_in_belt"].fillna(99) <= 5],
+                surfaces={
+                    p: (s, res.grid.transform, res.grid.crs) for p, s in res.surfaces.items()
+                },
+                title=f"geoplan: {name}",
+                meta={"scenario": name},
+                online=online,
+            )
+            res.outputs["map"] = webmap.write_map(m, map_path, online=online)
+    res.timings.update(timer.timings)
+    res.timings["total"] = round(time.perf_counter() - t0, 3)
+    record["timings_s"] = res.timings
+    record["outputs"] = {k: str(v) for k, v in res.outputs.items()}
+    res.outputs["run"] = export.write_json(data_dir / "run.json", record)
+    return res

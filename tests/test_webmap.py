@@ -17,10 +17,16 @@ ARTIFACTS = REPO / "tests" / "artifacts"
 
 
 @pytest.fixture(scope="module")
-def foundation_map(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("map")
-    res = pipeline.run(None, out=out, progress=False)
-    return res.outputs["map"]
+def run_result(tmp_path_factory):
+    d = tmp_path_factory.mktemp("map")
+    sc = d / "mapcheck.yaml"
+    sc.write_text("grid: {resolution_m: 1000}\ncandidates: {zones_per_belt: 2}\n")
+    return pipeline.run(sc, out=d / "out", progress=False)
+
+
+@pytest.fixture(scope="module")
+def foundation_map(run_result) -> Path:
+    return run_result.outputs["map"]
 
 
 def test_map_is_self_contained(foundation_map):
@@ -30,14 +36,25 @@ def test_map_is_self_contained(foundation_map):
     assert "L.map(" in html  # Leaflet inlined, the map script present
 
 
-def test_map_renders_offline_with_belts(foundation_map, chromium):
+def test_map_renders_offline_zones_and_popups(run_result, foundation_map, chromium):
+    import pyogrio
+
+    n_gpkg = len(pyogrio.read_dataframe(run_result.outputs["geopackage"], layer="zones"))
     with open_offline(foundation_map, chromium) as p:
         assert p.errors == []
         assert p.blocked == []
-        n_belts = p.page.evaluate("document.querySelectorAll('path.geoplan-belt').length")
-        assert n_belts == 3
+        n_zones = p.page.evaluate("document.querySelectorAll('path.geoplan-zone').length")
+        assert n_zones == n_gpkg == len(run_result.zones)
         ARTIFACTS.mkdir(exist_ok=True)
-        p.page.screenshot(path=str(ARTIFACTS / "foundation_map.png"))
+        p.page.screenshot(path=str(ARTIFACTS / "map.png"))
+        # search for the best zone by name, which opens its popup with its score
+        best = run_result.zones.sort_values("score", ascending=False).iloc[0]
+        p.page.fill(".geoplan-search input", best["name"])
+        p.page.click(".geoplan-search-results li >> nth=0")
+        p.page.wait_for_timeout(400)
+        popup = p.page.inner_text(".leaflet-popup-content")
+        assert f"{best['score']:.3f}" in popup
+        assert best["name"] in popup
 
 
 def test_data_strings_are_escaped_in_the_browser(default_layers, tmp_path, chromium):

@@ -62,11 +62,15 @@
       function go(entry) {
         var layer = entry.layer;
         if (layer.getBounds) {
-          map.fitBounds(layer.getBounds(), { maxZoom: 12 });
+          map.fitBounds(layer.getBounds(), { maxZoom: 12, animate: false });
         } else if (layer.getLatLng) {
-          map.setView(layer.getLatLng(), Math.max(map.getZoom(), 10));
+          map.setView(layer.getLatLng(), Math.max(map.getZoom(), 10), { animate: false });
         }
-        if (layer.openPopup) layer.openPopup();
+        var at = layer.getBounds ? layer.getBounds().getCenter() : layer.getLatLng();
+        /* open after this click has finished, or Leaflet's map click closes it */
+        setTimeout(function () {
+          if (layer.getPopup && layer.getPopup()) layer.openPopup(at);
+        }, 50);
         list.innerHTML = "";
         input.value = entry.name;
       }

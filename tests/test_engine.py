@@ -1,0 +1,166 @@
+"""The suitability engine end to end on a coarse grid."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import shapely
+import yaml
+
+from geoplan import pipeline
+from geoplan.scenario import load_scenario
+
+FAST = {"grid": {"resolution_m": 1000}, "candidates": {"zones_per_belt": 2, "min_spacing_km": 20}}
+
+
+@pytest.fixture(scope="module")
+def fast_scenario(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sc")
+    p = d / "fast.yaml"
+    p.write_text(yaml.safe_dump(FAST))
+    return p
+
+
+@pytest.fixture(scope="module")
+def result(fast_scenario, tmp_path_factory):
+    return pipeline.run(fast_scenario, out=tmp_path_factory.mktemp("out"), progress=False)
+
+
+def test_zones_respect_size_exclusions_spacing(result):
+    sc = result.scenario.data
+    lo, hi = sc["candidates"]["size_classes_km2"]["medium"]
+    z = result.zones
+    assert len(z) == 5 * 3 * 2
+    assert ((z["area_km2"] >= lo) & (z["area_km2"] <= hi)).all()
+    excl = shapely.union_all(result.exclusions.geometry.to_numpy())
+    assert all(g.intersection(excl).area < 1.0 for g in z.geometry)
+    for _, grp in z.groupby("profile"):
+        geoms = list(grp.geometry)
+        for i in range(len(geoms)):
+            for j in range(i + 1, len(geoms)):
+                assert geoms[i].distance(geoms[j]) >= 20_000 - 1e-6
+
+
+def test_contributions_sum_to_score(result):
+    r = result.ranking
+    contrib = r[[c for c in r.columns if c.startswith("contrib_")]].fillna(0).sum(axis=1)
+    assert np.allclose(contrib, r["score"], atol=1e-9)
+
+
+def test_ranking_and_phases(result):
+    r = result.ranking
+    for _, g in r.groupby(["profile", "belt"]):
+        ranks = g["rank_in_belt"].dropna().astype(int).sort_values().tolist()
+        assert ranks == list(range(1, len(ranks) + 1))
+        sg = g.sort_values("rank_in_belt")
+        assert sg["score"].is_monotonic_decreasing
+    assert set(r["phase"].dropna().astype(int)) <= {1, 2, 3}
+    assert r["phase_reason"].str.startswith("rule ").all()
+    border = r[(r["belt"] == "border") & (r["kind"] == "zone")]
+    assert (border["phase"] == 2).all()
+    required = ["zone_id", "name", "belt", "profile", "score", "rank_in_belt", "phase",
+                "phase_reason", "area_km2", "lon", "lat"]  # fmt: skip
+    assert set(required) <= set(r.columns)
+
+
+def test_outputs_written_with_provenance(result):
+    import json
+
+    outs = result.outputs
+    for key in ("map", "geopackage", "ranking", "run"):
+        assert outs[key].exists()
+    rec = json.loads(outs["run"].read_text())
+    assert rec["geoplan_version"]
+    assert len(rec["input_layers"]["ports"]["sha256"]) == 64
+    assert rec["scenario"]["grid"]["resolution_m"] == 1000
+
+
+def test_surface_geotiff_matches_engine(result):
+    import rasterio
+
+    path = result.outputs["geotiff:labour_intensive"]
+    with rasterio.open(path) as src:
+        arr = src.read(1, masked=True)
+        assert src.crs.to_epsg() == 5179
+        assert src.nodata is not None
+        assert src.overviews(1)
+        assert src.descriptions[0].startswith("suitability")
+        assert src.tags()["scenario"] == "fast"
+    surf = result.surfaces["labour_intensive"]
+    finite = np.isfinite(surf)
+    assert np.allclose(arr.filled(np.nan)[finite], surf[finite], atol=1e-6)
+    assert arr.mask[~finite].all()
+
+
+def test_same_scenario_same_ranking(fast_scenario, result, tmp_path):
+    again = pipeline.run(fast_scenario, out=tmp_path, progress=False)
+    assert again.outputs["ranking"].read_bytes() == result.outputs["ranking"].read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("grd: {resolution_m: 250}", "grd: unknown key; did you mean 'grid'?"),
+        (
+            "profiles:\n  p:\n    criteria:\n      - {criterion: port_distance, weight: -1,"
+            " transform: {type: linear, low: 0, high: 1}}",
+            "profiles.p.criteria[0].weight: must be ≥ 0, got -1",
+        ),
+        (
+            "profiles:\n  p:\n    criteria:\n      - {criterion: port_distance, weight: .nan,"
+            " transform: {type: linear, low: 0, high: 1}}",
+            "profiles.p.criteria[0].weight: must be a finite number",
+        ),
+        (
+            "profiles:\n  p:\n    criteria:\n"
+            "      - {criterion: port_distance, transform: {type: linear, low: 0, high: 1}}\n"
+            "      - {criterion: rail_distance, transform: {type: linear, low: 0, high: 1}}\n"
+            "      - {criterion: road_distance, transform: {type: linear, low: 0, high: 1}}\n"
+            "    ahp: {matrix: [[1, 9, 0.1111111], [0.1111111, 1, 9], [9, 0.1111111, 1]]}\n"
+            "prioritisation: {phase_rules: [{phase: 3, when: {}}]}",
+            "profiles.p.ahp.matrix: inconsistent judgements, consistency ratio",
+        ),
+        ("layers: {ports: /nonexistent/ports.gpkg}", "/nonexistent/ports.gpkg: no such file"),
+        (
+            "prioritisation:\n  phase_rules:\n    - {phase: 1, when: {profile: labour_intensiv}}",
+            "phase_rules[0].when.profile: unknown 'labour_intensiv'; "
+            "did you mean 'labour_intensive'?",
+        ),
+    ],
+)
+def test_bad_scenarios_exit_1_one_line_no_output(tmp_path, text, fragment):
+    sc = tmp_path / "bad.yaml"
+    sc.write_text(text)
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "geoplan", "-q", "run", str(sc), "--out", str(out)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert fragment in lines[0]
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_scenario_show_and_check(tmp_path):
+    from click.testing import CliRunner
+
+    from geoplan.cli import main
+
+    res = CliRunner().invoke(main, ["scenario", "show"])
+    assert res.exit_code == 0
+    shown = yaml.safe_load(res.output)
+    assert set(shown["profiles"]) == set(load_scenario().profiles)
+    good = tmp_path / "g.yaml"
+    good.write_text("grid: {resolution_m: 500}\n")
+    assert CliRunner().invoke(main, ["scenario", "check", str(good)]).exit_code == 0
+    bad = tmp_path / "b.yaml"
+    bad.write_text("grid: {resolution_m: 5}\n")
+    res = CliRunner().invoke(main, ["scenario", "check", str(bad)])
+    assert res.exit_code == 1
+    assert "grid.resolution_m: must be ≥ 25, got 5" in res.output
