@@ -45,10 +45,16 @@ class Grid:
 
     def mask(self, geom: shapely.Geometry) -> np.ndarray:
         """Cells lying wholly inside ``geom`` (centre inside ``geom`` eroded by a half diagonal)."""
+        from rasterio.features import rasterize
+
         inner = shapely.buffer(geom, -self.res * 0.7072, quad_segs=2)
-        shapely.prepare(inner)
-        gx, gy = self.centres()
-        return shapely.contains_xy(inner, gx, gy)
+        if inner.is_empty:
+            return np.zeros((self.height, self.width), dtype=bool)
+        # burns cells whose centre lies inside (GDAL's default rule)
+        return rasterize(
+            [(inner, 1)], out_shape=(self.height, self.width), transform=self.transform,
+            fill=0, dtype="uint8",
+        ).astype(bool)  # fmt: skip
 
     def cell_polygons(self, rows: np.ndarray, cols: np.ndarray) -> shapely.Geometry:
         """The union of the given cells' squares."""

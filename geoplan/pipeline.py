@@ -138,7 +138,10 @@ def score_scenario(scenario: Scenario, *, progress: bool = False) -> RunResult:
         )
     used = sorted({pc.criterion for p in sc.profiles.values() for pc in p.criteria})
     with timer("criteria (grid)"):
-        raw_cells = {c: criteria.evaluate(cell_xy, d["criteria"][c], loaded, name=c) for c in used}
+        raw_cells = {
+            c: criteria.evaluate(cell_xy, d["criteria"][c], loaded, name=c, tolerance_m=res / 2)
+            for c in used
+        }
     sites_layer = loaded[d["candidates"]["sites_layer"]]
     site_xy = np.column_stack(
         [
