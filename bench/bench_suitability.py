@@ -108,7 +108,7 @@ def worker_gdal(res: float, profile: str, out: Path, work: Path) -> dict:
     from geoplan import criteria
 
     items, weights = _spec(profile)
-    layers, _, excl, grid, allowed = _setup(res)
+    layers, _, excl, grid, _allowed = _setup(res)
     # inputs prepared outside the timed part, as an analyst would have them
     for it in items:
         lay = criteria.select(layers[it["layer"]], it["where"], name=it["layer"])
@@ -157,10 +157,24 @@ def worker_gdal(res: float, profile: str, out: Path, work: Path) -> dict:
 
 def _run_worker(side: str, res: float, profile: str, out: Path, work: Path) -> dict:
     proc = subprocess.run(
-        [sys.executable, __file__, "--worker", side, "--res", str(res), "--profile", profile,
-         "--out", str(out), "--work", str(work)],  # fmt: skip
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            side,
+            "--res",
+            str(res),
+            "--profile",
+            profile,
+            "--out",
+            str(out),
+            "--work",
+            str(work),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -197,7 +211,8 @@ def main() -> int:
         both = np.isfinite(sg) & np.isfinite(sd)
         diff = np.abs(sg[both] - sd[both])
         print(
-            f"{res:g} m: cells geoplan {int(np.isfinite(sg).sum()):,} gdal {int(np.isfinite(sd).sum()):,}"
+            f"{res:g} m: cells geoplan {int(np.isfinite(sg).sum()):,} "
+            f"gdal {int(np.isfinite(sd).sum()):,}"
             f" common {int(both.sum()):,}; |diff| mean {diff.mean():.5f} p99 "
             f"{np.percentile(diff, 99):.5f} max {diff.max():.5f}"
         )

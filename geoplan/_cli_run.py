@@ -60,3 +60,37 @@ def register(main: click.Group) -> None:
             )
             click.echo(f"profile {name}: {weights}{extra}")
         click.echo(f"ok: {scenario}")
+
+    @main.command("export")
+    @click.argument("kind", type=click.Choice(["map", "geopackage", "geotiff", "csv", "report"]))
+    @click.option(
+        "--run",
+        "run_dir",
+        type=click.Path(path_type=Path, file_okay=False, exists=True),
+        required=True,
+        help="Folder of a previous run (holds its run.json).",
+    )
+    @click.option(
+        "--out",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help="Where to write (default: the run's folder).",
+    )
+    @click.option("--online", is_flag=True, help="Map uses CDNs and online tiles.")
+    @click.pass_context
+    @handle_errors
+    def export_cmd(
+        ctx: click.Context, kind: str, run_dir: Path, out: Path | None, online: bool
+    ) -> None:
+        """Write one output (KIND) of a previous run again, from its run.json.
+
+        The run's scenario is rerun on the same inputs (checked by their
+        SHA-256 in run.json) and only KIND is written.
+        """
+        from geoplan import pipeline
+
+        result = pipeline.rerun(run_dir, kind, out=out or run_dir, online=online,
+                                progress=not ctx.obj["quiet"])  # fmt: skip
+        for k, path in result.outputs.items():
+            if k == kind or k.startswith(f"{kind}:"):
+                click.echo(f"{k}: {path}")

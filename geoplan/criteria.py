@@ -82,7 +82,8 @@ def distance_to(
     """Metres from each candidate to the nearest feature.
 
     Exact (shapely STRtree) by default. With ``tolerance_m`` (the pipeline
-    passes half a grid cell for grid candidates, below the cell-centre error of a raster proximity) lines and polygon
+    passes half a grid cell for grid candidates, below the cell-centre error
+    of a raster proximity) lines and polygon
     outlines are densified to vertices at most ``2 * tolerance_m`` apart and
     a k-d tree answers, so each distance is at most ``tolerance_m`` too long;
     points stay exact and candidates inside a polygon get 0.

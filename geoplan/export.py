@@ -48,7 +48,12 @@ def write_geopackage(
     All layers go into one temporary file which then replaces ``path``.
     ``metadata`` is stored as JSON in the GeoPackage's dataset metadata.
     """
+    import datetime as dt
+
+    from geoplan.qgis_styles import layer_styles_table
+
     path = Path(path)
+    meta = {"geoplan_run": json.dumps(dict(metadata or {}), sort_keys=True, default=str)}
     with atomic_path(path) as tmp:
         first = True
         for name, gdf in layers.items():
@@ -60,15 +65,23 @@ def write_geopackage(
                     driver="GPKG",
                     append=not first,
                     dataset_options={"VERSION": "1.2"} if first else None,
-                    metadata=(
-                        {"geoplan_run": json.dumps(metadata, sort_keys=True, default=str)}
-                        if first and metadata
-                        else None
-                    ),
+                    dataset_metadata=meta if first else None,
+                    layer_options={"DESCRIPTION": f"geoplan {name}"},
                 )
             except Exception as exc:
                 raise ExportError(f"{path} [layer {name}]: cannot write ({exc})") from exc
             first = False
+        styles = layer_styles_table(
+            dict.fromkeys(layers, "geom"),
+            scenario=str((metadata or {}).get("scenario", "")),
+            update_time=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        if len(styles):
+            try:
+                pyogrio.write_dataframe(styles, tmp, layer="layer_styles", driver="GPKG",
+                                        append=True)  # fmt: skip
+            except Exception as exc:
+                raise ExportError(f"{path} [layer layer_styles]: cannot write ({exc})") from exc
     return path
 
 

@@ -22,7 +22,7 @@ from geoplan import layers as L
 from geoplan.scenario import Scenario, load_scenario
 from geoplan.score import ProfileScores, score_profile
 
-__all__ = ["RunResult", "run", "score_scenario"]
+__all__ = ["RunResult", "rerun", "run", "score_scenario"]
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +264,7 @@ def run(
     out: str | Path | None = None,
     online: bool = False,
     progress: bool = True,
+    only: set[str] | None = None,
 ) -> RunResult:
     """Run the whole pipeline and write its outputs.
 
@@ -278,12 +279,15 @@ def run(
         Map uses CDNs and online tiles.
     progress : bool
         Log each stage at INFO level.
+    only : set of str, optional
+        Write only these outputs (``map``, ``geopackage``, ``geotiff``,
+        ``csv``, ``report``); ``run.json`` is always written.
 
     Returns
     -------
     RunResult
     """
-    from geoplan import __version__
+    from geoplan import __version__, report
 
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     t0 = time.perf_counter()
@@ -303,7 +307,9 @@ def run(
         "grid": dataclasses.asdict(res.grid),
         "counts": {"zones": len(res.zones), "sites": len(res.sites)},
     }
-    outs = sc.data.get("outputs", {})
+    outs = dict(sc.data.get("outputs", {}))
+    if only is not None:
+        outs = {k: k in only for k in ("map", "geopackage", "geotiff", "csv", "report")}
     timer = _Timer(progress)
     meta = {"scenario": name, "geoplan_version": __version__, "inputs_sha256": hashes}
     if outs.get("geotiff", True):
@@ -352,9 +358,54 @@ def run(
                 online=online,
             )
             res.outputs["map"] = webmap.write_map(m, map_path, online=online)
+    if outs.get("report", True):
+        with timer("write report"):
+            res.outputs["report"] = report.write_report(res, data_dir / "report.html")
     res.timings.update(timer.timings)
     res.timings["total"] = round(time.perf_counter() - t0, 3)
     record["timings_s"] = res.timings
     record["outputs"] = {k: str(v) for k, v in res.outputs.items()}
     res.outputs["run"] = export.write_json(data_dir / "run.json", record)
     return res
+
+
+def rerun(
+    run_dir: str | Path,
+    kind: str,
+    *,
+    out: str | Path | None = None,
+    online: bool = False,
+    progress: bool = False,
+) -> RunResult:
+    """Write one output of a previous run again from its ``run.json``.
+
+    The recorded scenario is validated and rerun (the pipeline is
+    deterministic); the current input layers must hash as they did, or the
+    output would not be the run's.
+
+    Raises
+    ------
+    ScenarioError
+        No or unreadable ``run.json``, or inputs changed since the run.
+    """
+    import json
+
+    from geoplan._errors import ScenarioError
+
+    rec_path = Path(run_dir) / "run.json"
+    try:
+        rec = json.loads(rec_path.read_text(encoding="utf-8"))
+        data = rec["scenario"]
+        recorded = {k: v["sha256"] for k, v in rec["input_layers"].items()}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ScenarioError(f"{rec_path}: not a geoplan run record ({exc})") from exc
+    sc = load_scenario(data)
+    sources = {**{k: k for k in recorded}, **(data.get("layers") or {})}
+    now = {k: L.layer_hash(str(v).partition("::")[0]) for k, v in sources.items() if k in recorded}
+    changed = sorted(k for k in recorded if now.get(k) != recorded[k])
+    if changed:
+        raise ScenarioError(
+            f"{rec_path}: input layers changed since the run: {', '.join(changed)}; "
+            "run the scenario again instead"
+        )
+    return run(sc, out=out, online=online, progress=progress, only={kind})

@@ -195,6 +195,7 @@ SCHEMA: dict[str, Any] = {
             "geopackage": ("bool",),
             "geotiff": ("bool",),
             "csv": ("bool",),
+            "report": ("bool",),
         },
     ),
 }
@@ -346,7 +347,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_scenario(path: str | Path | None = None) -> Scenario:
+def load_scenario(path: str | Path | Mapping[str, Any] | None = None) -> Scenario:
     """Read, merge over the default, and validate a scenario.
 
     Parameters
@@ -364,6 +365,16 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
         Every problem, one line each with its key path.
     """
     base = _read_yaml(default_path())
+    if isinstance(path, Mapping):  # an effective scenario, e.g. from a run.json
+        data = _merge(base, path)
+        errs = []
+        _check(data, ("map", SCHEMA), "scenario", errs)
+        if errs:
+            raise ScenarioError([e.replace("scenario.", "", 1) for e in errs])
+        profiles = _semantic(data, errs)
+        if errs:
+            raise ScenarioError(errs)
+        return Scenario(str(data.get("name", "scenario")), data, profiles, "run.json")
     if path is None:
         data, source = base, str(default_path())
     else:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from geoplan import pipeline, regions, webmap
+from geoplan import regions, webmap
 from geoplan._offline import external_urls
 
 from .browser import open_offline
@@ -17,11 +17,8 @@ ARTIFACTS = REPO / "tests" / "artifacts"
 
 
 @pytest.fixture(scope="module")
-def run_result(tmp_path_factory):
-    d = tmp_path_factory.mktemp("map")
-    sc = d / "mapcheck.yaml"
-    sc.write_text("grid: {resolution_m: 1000}\ncandidates: {zones_per_belt: 2}\n")
-    return pipeline.run(sc, out=d / "out", progress=False)
+def run_result(fast_run):
+    return fast_run
 
 
 @pytest.fixture(scope="module")
