@@ -17,6 +17,7 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _metadata_version
 
 from geoplan import layers as layers
+from geoplan import network as network
 from geoplan import regions as regions
 from geoplan import settings as settings
 from geoplan._errors import (
@@ -47,6 +48,7 @@ __all__ = [
     "layers",
     "load",
     "load_all",
+    "network",
     "regions",
     "settings",
 ]

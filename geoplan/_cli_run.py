@@ -94,3 +94,29 @@ def register(main: click.Group) -> None:
         for k, path in result.outputs.items():
             if k == kind or k.startswith(f"{kind}:"):
                 click.echo(f"{k}: {path}")
+
+    @main.group("osm")
+    def osm_grp() -> None:
+        """Import OpenStreetMap extracts (offline)."""
+
+    @osm_grp.command("import")
+    @click.argument("extract", type=click.Path(path_type=Path))
+    @click.option(
+        "--out",
+        type=click.Path(path_type=Path, file_okay=False),
+        required=True,
+        help="Folder for osm.gpkg and roads.graphml.",
+    )
+    @click.option("--clip", default=None, help="Polygon layer file, or 'dprk'.")
+    @handle_errors
+    def osm_import(extract: Path, out: Path, clip: str | None) -> None:
+        """Import EXTRACT (.osm, .osm.bz2, .osm.pbf) into GeoPackage layers and a graph."""
+        from geoplan import osm
+
+        res = osm.import_extract(extract, out, clip=clip)
+        for name, n in res["counts"].items():
+            click.echo(f"{name}: {n} features")
+        g = res["graph"]
+        click.echo(f"graph: {g['nodes']} nodes, {g['edges']} edges, {g['components']} components")
+        for k, p in res["outputs"].items():
+            click.echo(f"{k}: {p}")

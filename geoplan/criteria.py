@@ -251,4 +251,7 @@ def evaluate(
     layer = select(layers[layer_name], spec.get("where"), name=layer_name)
     if kind == "distance_to" and tolerance_m is not None:
         params.setdefault("tolerance_m", tolerance_m)
-    return np.asarray(REGISTRY[kind](xy, layer, **params), dtype=float)
+    fn = REGISTRY[kind]
+    if getattr(fn, "needs_layers", False):
+        params["layers"] = layers
+    return np.asarray(fn(xy, layer, **params), dtype=float)
