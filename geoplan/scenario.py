@@ -366,15 +366,7 @@ def load_scenario(path: str | Path | Mapping[str, Any] | None = None) -> Scenari
     """
     base = _read_yaml(default_path())
     if isinstance(path, Mapping):  # an effective scenario, e.g. from a run.json
-        data = _merge(base, path)
-        errs = []
-        _check(data, ("map", SCHEMA), "scenario", errs)
-        if errs:
-            raise ScenarioError([e.replace("scenario.", "", 1) for e in errs])
-        profiles = _semantic(data, errs)
-        if errs:
-            raise ScenarioError(errs)
-        return Scenario(str(data.get("name", "scenario")), data, profiles, "run.json")
+        return _validated(_merge(base, path), "run.json")
     if path is None:
         data, source = base, str(default_path())
     else:
@@ -389,14 +381,18 @@ def load_scenario(path: str | Path | Mapping[str, Any] | None = None) -> Scenari
         if "name" not in user:
             data["name"] = p.stem
         source = str(p)
-    errs = []
+    return _validated(data, source)
+
+
+def _validated(data: dict[str, Any], source: str) -> Scenario:
+    errs: list[str] = []
     _check(data, ("map", SCHEMA), "scenario", errs)
     if errs:
         raise ScenarioError([e.replace("scenario.", "", 1) for e in errs])
     profiles = _semantic(data, errs)
     if errs:
         raise ScenarioError(errs)
-    return Scenario(name=str(data["name"]), data=data, profiles=profiles, source=source)
+    return Scenario(str(data.get("name", "scenario")), data, profiles, source)
 
 
 def _semantic(data: dict[str, Any], errs: list[str]) -> dict[str, Profile]:

@@ -28,6 +28,7 @@ def foundation_map(run_result) -> Path:
 
 def test_map_is_self_contained(foundation_map):
     html = foundation_map.read_text(encoding="utf-8")
+    assert foundation_map.stat().st_size < 3_000_000  # size budget: opens quickly
     assert external_urls(html) == []
     assert "cdn.jsdelivr.net" not in html and "code.jquery.com" not in html
     assert "L.map(" in html  # Leaflet inlined, the map script present
@@ -52,6 +53,23 @@ def test_map_renders_offline_zones_and_popups(run_result, foundation_map, chromi
         popup = p.page.inner_text(".leaflet-popup-content")
         assert f"{best['score']:.3f}" in popup
         assert best["name"] in popup
+        # now close it and click the zone's own shape on the map
+        p.page.evaluate("() => { for (const k in window) { const v = window[k];"
+                        " if (v instanceof L.Map) v.closePopup(); } }")  # fmt: skip
+        box = p.page.evaluate(
+            """(name) => { const e = geoplan.index.find(x => x.name === name);
+                 const r = e.layer._path.getBoundingClientRect();
+                 const c = e.layer._map.latLngToContainerPoint(e.layer.getBounds().getCenter());
+                 const m = e.layer._map.getContainer().getBoundingClientRect();
+                 return [m.left + c.x, m.top + c.y, r.width, r.height]; }""",
+            best["name"],
+        )
+        assert box[2] > 5 and box[3] > 5  # drawn with a visible size
+        p.page.mouse.click(box[0], box[1])
+        p.page.wait_for_timeout(300)
+        popup = p.page.inner_text(".leaflet-popup-content")
+        assert f"{best['score']:.3f}" in popup
+        assert p.errors == []
 
 
 def test_data_strings_are_escaped_in_the_browser(default_layers, tmp_path, chromium):
