@@ -156,6 +156,23 @@ def regions_cmd() -> None:
         click.echo(f"exclusion {row['kind']}: {row['land_area_km2']:,.0f} km² of land")
 
 
+@main.command("network")
+@click.option("--snap-m", default=2000.0, show_default=True, help="Snap distance for line ends.")
+@handle_errors
+def network_cmd(snap_m: float) -> None:
+    """Report the routable network of the default roads and railways (components)."""
+    from geoplan import layers as L
+    from geoplan import network
+
+    loaded = L.load_all(names=["roads", "railways"])
+    net = network.build_network(loaded, snap_m=snap_m)
+    comps = net.components()
+    click.echo(
+        f"network: {net.n_nodes} nodes, {len(net.u)} edges, {comps} connected component(s), "
+        f"{net.length_m.sum() / 1000:,.0f} km (schematic: straight lines between towns)"
+    )
+
+
 from geoplan import _cli_run  # noqa: E402  (registers run / scenario / export commands)
 
 _cli_run.register(main)

@@ -211,7 +211,9 @@ def raster_sample(
         rx, ry = tr.transform(xy[:, 0], xy[:, 1])
         arr = src.read(band, masked=True).astype(float).filled(np.nan)
         inv = ~src.transform
-        col, row = inv * (np.asarray(rx), np.asarray(ry))
+        rx, ry = np.asarray(rx), np.asarray(ry)
+        col = inv.a * rx + inv.b * ry + inv.c
+        row = inv.d * rx + inv.e * ry + inv.f
         if resampling == "nearest":
             r = np.floor(row).astype(int)
             c = np.floor(col).astype(int)

@@ -166,7 +166,7 @@ def surface_overlay(
     scale = max(dw, dh) / 1200.0
     if scale > 1:  # keep the overlay image small
         dw, dh = int(dw / scale), int(dh / scale)
-        dst_t = dst_t * dst_t.scale(scale, scale)
+        dst_t = dst_t @ dst_t.scale(scale, scale)
     dst = np.full((dh, dw), np.nan, dtype="float32")
     reproject(
         array.astype("float32"),

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geoplan import candidates, criteria, export, prioritize, regions, webmap
+from geoplan import candidates, criteria, export, mcda, prioritize, regions, webmap
 from geoplan import layers as L
 from geoplan.scenario import Scenario, load_scenario
 from geoplan.score import ProfileScores, score_profile
@@ -234,6 +234,15 @@ def score_scenario(scenario: Scenario, *, progress: bool = False) -> RunResult:
             ]
         sites_gdf = gpd.GeoDataFrame(site_rows, geometry="geometry", crs=crs)
         both = pd.concat([zones_gdf, sites_gdf], ignore_index=True)
+        both["topsis"] = np.nan  # TOPSIS closeness over the candidate list, a second opinion
+        for pname, prof in sc.profiles.items():
+            sel = (both["profile"] == pname).to_numpy()
+            cols_s = [f"score_{pc.criterion}" for pc in prof.criteria]
+            if sel.sum() >= 2:
+                closeness, _, _ = mcda.topsis(
+                    both.loc[sel, cols_s].to_numpy(dtype=float), prof.weights, [True] * len(cols_s)
+                )
+                both.loc[sel, "topsis"] = closeness
         both = prioritize.rank(pd.DataFrame(both))
         both = prioritize.assign_phases(both, d["prioritisation"]["phase_rules"])
         both = gpd.GeoDataFrame(both, geometry="geometry", crs=crs)

@@ -463,7 +463,7 @@ def _semantic(data: dict[str, Any], errs: list[str]) -> dict[str, Profile]:
             if sum(raw) <= 0:
                 errs.append(f"profiles.{pname}.criteria: weights must not all be 0")
                 continue
-            weights = np.asarray(raw) / sum(raw)
+            weights = mcda.normalise_weights(raw, where=f"profiles.{pname}.criteria weights")
         profiles[pname] = Profile(
             pname, str(p.get("description", "")), tuple(pcs), weights, ahp_res
         )

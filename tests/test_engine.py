@@ -164,3 +164,54 @@ def test_scenario_show_and_check(tmp_path):
     res = CliRunner().invoke(main, ["scenario", "check", str(bad)])
     assert res.exit_code == 1
     assert "grid.resolution_m: must be ≥ 25, got 5" in res.output
+
+
+def test_direct_weights_not_summing_to_one_warn(tmp_path):
+    sc = tmp_path / "w.yaml"
+    sc.write_text(
+        "profiles:\n  p:\n    criteria:\n"
+        "      - {criterion: port_distance, weight: 2,"
+        " transform: {type: linear, low: 0, high: 1}}\n"
+        "      - {criterion: rail_distance, weight: 2,"
+        " transform: {type: linear, low: 0, high: 1}}\n"
+        "prioritisation: {phase_rules: [{phase: 3, when: {}}]}\n"
+    )
+    with pytest.warns(UserWarning, match="sum to 4, not 1; normalised"):
+        s = load_scenario(sc)
+    assert np.allclose(s.profiles["p"].weights, [0.5, 0.5])
+
+
+def test_topsis_second_opinion_column(result):
+    r = result.ranking
+    assert r["topsis"].between(0, 1).all()
+    # TOPSIS and the weighted sum agree on what is good, if not on the exact order
+    for _, g in r.groupby("profile"):
+        assert np.corrcoef(g["topsis"], g["score"])[0, 1] > 0.5
+
+
+def test_raster_criterion_reprojects_and_samples(tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from geoplan import criteria
+
+    # a WGS84 raster whose value is the longitude: sampling from EPSG:5179 must undo the CRS
+    w, h = 400, 300
+    lon0, lat1, step = 124.0, 43.0, 0.02
+    cols = lon0 + (np.arange(w) + 0.5) * step
+    arr = np.tile(cols, (h, 1)).astype("float32")
+    path = tmp_path / "lon.tif"
+    profile = {"driver": "GTiff", "width": w, "height": h, "count": 1, "dtype": "float32",
+               "crs": "EPSG:4326", "transform": from_origin(lon0, lat1, step, step)}  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(arr, 1)
+    import geopandas as gpd
+    import shapely
+
+    pts = gpd.GeoSeries([shapely.Point(125.75, 39.03), shapely.Point(129.77, 41.79)], crs=4326)
+    m = pts.to_crs(5179)
+    xy = np.column_stack([m.x, m.y])
+    v = criteria.raster_sample(xy, str(path))
+    assert np.allclose(v, [125.75, 129.77], atol=0.011)
+    with pytest.raises(Exception, match="no such raster"):
+        criteria.raster_sample(xy, str(tmp_path / "missing.tif"))

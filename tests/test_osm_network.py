@@ -195,3 +195,15 @@ def test_example_cross_border_scenario_validates():
 
     sc = load_scenario(REPO / "docs" / "scenarios" / "cross_border_open.yaml")
     assert list(sc.profiles) == ["export_manufacturing"]
+
+
+def test_import_clip_keeps_inside_only(tmp_path):
+    src = write_xml(tmp_path / "t.osm")
+    box = gpd.GeoDataFrame(
+        geometry=[shapely.box(125.395, 38.695, 125.446, 38.746)], crs=4326
+    )  # the south-west part of the street grid only
+    box.to_file(tmp_path / "clip.gpkg")
+    full = osm.import_extract(src, tmp_path / "a")
+    part = osm.import_extract(src, tmp_path / "b", clip=tmp_path / "clip.gpkg")
+    assert 0 < part["graph"]["edges"] < full["graph"]["edges"]
+    assert part["counts"].get("power_plants", 0) == 0  # the plant lies outside the box
