@@ -84,12 +84,11 @@ def worker_geoplan(res: float, profile: str, out: Path) -> dict:
     t0 = time.perf_counter()
     grid = candidates.make_grid(tuple(belts.total_bounds), res, "EPSG:5179")
     allowed = grid.mask(area)
-    gx, gy = grid.centres()
-    xy = np.column_stack([gx[allowed], gy[allowed]])
+    xy = grid.cell_xy(allowed)
     total = np.zeros(len(xy))
     for it, w in zip(items, weights, strict=True):
         lay = criteria.select(layers[it["layer"]], it["where"], name=it["layer"])
-        d = criteria.distance_to(xy, lay, tolerance_m=res / 2)
+        d = criteria.distance_to(xy, lay, tolerance_m=res / 2, saturate_m=it["high"])
         total += w * mcda.transform(d, {"type": "linear", "low": 0, "high": it["high"],
                                         "direction": "falling"})  # fmt: skip
     surface = np.full((grid.height, grid.width), np.nan, dtype="float32")

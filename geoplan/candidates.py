@@ -43,6 +43,13 @@ class Grid:
         ys = self.y1 - (np.arange(self.height) + 0.5) * self.res
         return np.meshgrid(xs, ys)
 
+    def cell_xy(self, mask: np.ndarray) -> np.ndarray:
+        """Centres of the cells where ``mask`` is true, row by row, as an (n, 2) array."""
+        rows, cols = np.nonzero(mask)
+        return np.column_stack(
+            [self.x0 + (cols + 0.5) * self.res, self.y1 - (rows + 0.5) * self.res]
+        )
+
     def mask(self, geom: shapely.Geometry) -> np.ndarray:
         """Cells lying wholly inside ``geom`` (centre inside ``geom`` eroded by a half diagonal)."""
         from rasterio.features import rasterize
@@ -126,7 +133,8 @@ def grow_zones(
     if taken is not None:
         free &= ~taken
     blocked = np.zeros_like(free) if taken is None else taken
-    order = np.argsort(-np.where(free, score, -np.inf), axis=None, kind="stable")
+    flat_free = np.flatnonzero(free)
+    order = flat_free[np.argsort(-score.ravel()[flat_free], kind="stable")]
     # squares whose centres are d apart are at least d - sqrt(2)*res apart edge to edge
     reach = min_spacing_m / grid.res + np.sqrt(2.0)
     spacing_cells = int(np.ceil(reach))
@@ -136,9 +144,7 @@ def grow_zones(
         if len(zones) >= n:
             break
         r0, c0 = divmod(int(flat), w)
-        if not free[r0, c0] or blocked[r0, c0]:
-            if not np.isfinite(score[r0, c0]) or not allowed[r0, c0]:
-                break  # sorted: the rest is unscored
+        if blocked[r0, c0]:
             continue
         cells = _grow(score, free & ~blocked, r0, c0, need, radius_cells)
         if cells is None:

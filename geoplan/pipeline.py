@@ -92,6 +92,20 @@ def _nearest_names(xy: np.ndarray, cities: gpd.GeoDataFrame) -> list[str]:
     return out
 
 
+def _saturation(sc: Scenario, criterion: str) -> float | None:
+    """Distance beyond which no profile's score changes for this criterion, if any."""
+    highs = []
+    for prof in sc.profiles.values():
+        for pc in prof.criteria:
+            if pc.criterion != criterion:
+                continue
+            t = pc.transform
+            if t.get("type") != "linear" or t.get("direction") != "falling":
+                return None
+            highs.append(float(t["high"]))
+    return max(highs) if highs else None
+
+
 def score_scenario(scenario: Scenario, *, progress: bool = False) -> RunResult:
     """Run every stage up to the ranked, phased, explained zones and sites (no files)."""
     sc = scenario
@@ -131,17 +145,19 @@ def score_scenario(scenario: Scenario, *, progress: bool = False) -> RunResult:
             for _, row in belts.iterrows()
         }
         any_allowed = np.logical_or.reduce(list(allowed.values()))
-        gx, gy = grid.centres()
-        cell_xy = np.column_stack([gx[any_allowed], gy[any_allowed]])
+        cell_xy = grid.cell_xy(any_allowed)
         log.info(
             "grid: %d x %d at %g m, %d candidate cells", grid.width, grid.height, res, len(cell_xy)
         )
     used = sorted({pc.criterion for p in sc.profiles.values() for pc in p.criteria})
     with timer("criteria (grid)"):
         raw_cells = {
-            c: criteria.evaluate(cell_xy, d["criteria"][c], loaded, name=c, tolerance_m=res / 2)
+            c: criteria.evaluate(
+                cell_xy, d["criteria"][c], loaded, name=c, tolerance_m=res / 2,
+                saturate_m=_saturation(sc, c),
+            )
             for c in used
-        }
+        }  # fmt: skip
     sites_layer = loaded[d["candidates"]["sites_layer"]]
     site_xy = np.column_stack(
         [
@@ -167,13 +183,13 @@ def score_scenario(scenario: Scenario, *, progress: bool = False) -> RunResult:
         else np.array([f"site {i}" for i in range(len(sites_layer))])
     )
     with timer("score + zones"):
+        cell_index = np.full((grid.height, grid.width), -1, dtype=np.int32)
+        cell_index[any_allowed] = np.arange(len(cell_xy), dtype=np.int32)
         for pname, prof in sc.profiles.items():
             ps = score_profile(prof, raw_cells, sc)
-            surface = np.full((grid.height, grid.width), np.nan)
+            surface = np.full((grid.height, grid.width), np.nan, dtype="float32")
             surface[any_allowed] = ps.score
             surfaces[pname] = surface
-            cell_index = np.full((grid.height, grid.width), -1, dtype=np.int64)
-            cell_index[any_allowed] = np.arange(len(cell_xy))
             taken = np.zeros_like(any_allowed)
             for belt in belts["belt"]:
                 zones = candidates.grow_zones(

@@ -215,3 +215,19 @@ def test_raster_criterion_reprojects_and_samples(tmp_path):
     assert np.allclose(v, [125.75, 129.77], atol=0.011)
     with pytest.raises(Exception, match="no such raster"):
         criteria.raster_sample(xy, str(tmp_path / "missing.tif"))
+
+
+def test_grid_distances_within_their_tolerances(default_layers):
+    from geoplan import criteria
+
+    rng = np.random.default_rng(5)
+    b = default_layers["boundaries"].total_bounds
+    xy = np.column_stack([rng.uniform(b[0], b[2], 3000), rng.uniform(b[1], b[3], 3000)])
+    rail = default_layers["railways"]
+    exact = criteria.distance_to(xy, rail)
+    fast = criteria.distance_to(xy, rail, tolerance_m=50.0, saturate_m=20_000.0)
+    near = exact <= 20_000
+    assert np.all(fast >= exact - 1e-6)
+    assert np.all(fast[near] - exact[near] <= 50.0 + 1e-6)
+    assert np.all(fast[~near] <= exact[~near] * 1.025 + 1e-6)
+    assert near.any() and (~near).any()
