@@ -116,9 +116,7 @@ def _distance_kdtree(
     if saturate is None or not np.isfinite(saturate) or saturate <= 40 * tol:
         dist, _ = cKDTree(coords).query(xy, k=1, workers=-1)
     else:
-        dist, _ = cKDTree(coords).query(
-            xy, k=1, workers=-1, distance_upper_bound=float(saturate)
-        )
+        dist, _ = cKDTree(coords).query(xy, k=1, workers=-1, distance_upper_bound=float(saturate))
         far = ~np.isfinite(dist)
         if far.any():
             coarse = shapely.get_coordinates(shapely.segmentize(outline, saturate / 20.0))
