@@ -492,6 +492,26 @@ def _semantic(data: dict[str, Any], errs: list[str]) -> dict[str, Profile]:
                         f"prioritisation.phase_rules[{i}].when.{key}: unknown '{v}'"
                         + _suggest(v, known)
                     )
+    from geoplan.layers import catalogue
+
+    known_layers = [*catalogue(), *(data.get("layers") or {})]
+    for i, name in enumerate(data.get("constraints", {}).get("mask_layers", [])):
+        if name not in known_layers:
+            errs.append(
+                f"constraints.mask_layers[{i}]: unknown layer '{name}'"
+                + _suggest(name, known_layers)
+            )
+    for cname, c in criteria.items():
+        if "layer" in c and c["layer"] not in known_layers:
+            errs.append(
+                f"criteria.{cname}.layer: unknown layer '{c['layer']}'"
+                + _suggest(c["layer"], known_layers)
+            )
+    sites = data.get("candidates", {}).get("sites_layer")
+    if sites is not None and sites not in known_layers:
+        errs.append(
+            f"candidates.sites_layer: unknown layer '{sites}'" + _suggest(sites, known_layers)
+        )
     sizes = data.get("candidates", {}).get("size_classes_km2", {})
     targets = data.get("candidates", {}).get("target_km2", {})
     for cls, (lo, hi) in sizes.items():

@@ -125,6 +125,10 @@ def test_same_scenario_same_ranking(fast_scenario, result, tmp_path):
         ),
         ("layers: {ports: /nonexistent/ports.gpkg}", "/nonexistent/ports.gpkg: no such file"),
         (
+            "constraints: {mask_layers: [nogo]}",
+            "constraints.mask_layers[0]: unknown layer 'nogo'",
+        ),
+        (
             "prioritisation:\n  phase_rules:\n    - {phase: 1, when: {profile: labour_intensiv}}",
             "phase_rules[0].when.profile: unknown 'labour_intensiv'; "
             "did you mean 'labour_intensive'?",
@@ -231,3 +235,28 @@ def test_grid_distances_within_their_tolerances(default_layers):
     assert np.all(fast[near] - exact[near] <= 50.0 + 1e-6)
     assert np.all(fast[~near] <= exact[~near] * 1.025 + 1e-6)
     assert near.any() and (~near).any()
+
+
+def test_user_mask_layer_excludes_zones(tmp_path, fast_run):
+    import geopandas as gpd
+
+    # forbid a 60 km box around the best west-coast zone of the unmasked run
+    z = fast_run.zones
+    best = z[z["belt"] == "west_coast"].sort_values("score", ascending=False).iloc[0]
+    c = best.geometry.centroid
+    box = shapely.box(c.x - 30_000, c.y - 30_000, c.x + 30_000, c.y + 30_000)
+    gpd.GeoDataFrame({"name": ["no-go"]}, geometry=[box], crs=5179).to_file(tmp_path / "nogo.gpkg")
+    sc = tmp_path / "masked.yaml"
+    sc.write_text(
+        yaml.safe_dump(
+            {
+                **FAST,
+                "layers": {"nogo": str(tmp_path / "nogo.gpkg")},
+                "constraints": {"mask_layers": ["nogo"]},
+            }
+        )
+    )
+    res = pipeline.score_scenario(load_scenario(sc))
+    assert "mask:nogo" in set(res.exclusions["kind"])
+    assert all(g.intersection(box).area == 0 for g in res.zones.geometry)
+    assert len(res.zones) == len(z)
