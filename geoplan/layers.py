@@ -500,7 +500,7 @@ def load_all(
     overrides : mapping of str to path, optional
         ``{"ports": "my_ports.gpkg", "dem_sites": "extra.shp"}``: a name that is
         a default layer replaces it (and must meet its spec); any other name
-        adds a layer. A path may name a GeoPackage layer as ``file.gpkg:layer``.
+        adds a layer. A path may name a GeoPackage layer as ``file.gpkg::layer``.
     crs : str, optional
         Target CRS (default ``settings.work_crs``).
     names : list of str, optional

@@ -145,6 +145,7 @@ def render_report(res: RunResult, *, top: int = 5) -> str:
         ax.legend(fontsize=7, loc="lower right")
         ax.tick_params(axis="y", labelsize=7)
         fig.tight_layout()
+        fig.subplots_adjust(left=0.38)
         out.append(f"<img alt='contributions of the top zones' src='{_png(fig)}'>")
     for name, prof in sc.profiles.items():
         n = len(prof.criteria)

@@ -207,3 +207,18 @@ def test_import_clip_keeps_inside_only(tmp_path):
     part = osm.import_extract(src, tmp_path / "b", clip=tmp_path / "clip.gpkg")
     assert 0 < part["graph"]["edges"] < full["graph"]["edges"]
     assert part["counts"].get("power_plants", 0) == 0  # the plant lies outside the box
+
+
+def test_imported_layers_plug_into_a_scenario(tmp_path):
+    from geoplan import layers as L
+
+    res = osm.import_extract(write_xml(tmp_path / "t.osm"), tmp_path / "o")
+    gpkg = res["outputs"]["geopackage"]
+    loaded = L.load_all({"osm_roads": f"{gpkg}::roads"}, names=["mdl"])
+    roads = loaded["osm_roads"]
+    assert roads.crs.to_epsg() == 5179 and len(roads) == res["counts"]["roads"]
+    net = N.build_network({"osm_roads": roads}, snap_m=5)
+    assert net.components() == 1
+    # speeds come from the imported speed_kph column
+    assert np.allclose(np.sort(np.unique(np.round(net.length_m / net.time_s * 3.6))),
+                       np.sort(np.unique(np.round(roads["speed_kph"]))))  # fmt: skip
