@@ -519,6 +519,17 @@ def make_map(
             _geojson(data, name="sites", point_radius=7, class_name="geoplan-site").add_to(fg)
             fg.add_to(m)
     if zones is not None and len(zones):
+        # zones of a few km² are specks at national scale: a marker at each
+        # zone's centre keeps them findable (popup and tooltip, not in search)
+        centres = zones.copy()
+        centres[centres.geometry.name] = zones.geometry.representative_point()
+        fg = folium.FeatureGroup(name="Zone markers (national view)", show=True)
+        for _, data in _scored_layer(centres, kind="zone"):
+            for f in data["features"]:
+                f["properties"].pop("_search", None)
+            _geojson(data, name="zone markers", point_radius=5,
+                     class_name="geoplan-zone-marker").add_to(fg)  # fmt: skip
+        fg.add_to(m)
         for phase, data in _scored_layer(zones, kind="zone"):
             label = f"Zones: {_PHASE_LABEL.get(phase, 'no phase')}"
             fg = folium.FeatureGroup(name=label, show=True)
