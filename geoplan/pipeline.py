@@ -42,6 +42,7 @@ class RunResult:
     ranking: pd.DataFrame
     timings: dict[str, float]
     outputs: dict[str, Path] = dataclasses.field(default_factory=dict)
+    excluded_sites: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -182,6 +183,11 @@ def score_scenario(scenario: Scenario, *, progress: bool = False) -> RunResult:
         if "name" in sites_layer.columns
         else np.array([f"site {i}" for i in range(len(sites_layer))])
     )
+    if site_excluded.any():
+        log.warning(
+            "sites in an exclusion (DMZ, outside the DPRK, mask layer), not scored: %s",
+            ", ".join(site_names[site_excluded]),
+        )
     with timer("score + zones"):
         cell_index = np.full((grid.height, grid.width), -1, dtype=np.int32)
         cell_index[any_allowed] = np.arange(len(cell_xy), dtype=np.int32)
@@ -280,6 +286,7 @@ def score_scenario(scenario: Scenario, *, progress: bool = False) -> RunResult:
     return RunResult(
         sc, loaded, belts, excl, grid, surfaces, zones_out, sites_out,
         pd.DataFrame(both.drop(columns="geometry")), timer.timings,
+        excluded_sites=[str(n) for n in site_names[site_excluded]],
     )  # fmt: skip
 
 
@@ -331,6 +338,7 @@ def run(
         },
         "grid": dataclasses.asdict(res.grid),
         "counts": {"zones": len(res.zones), "sites": len(res.sites)},
+        "excluded_sites": res.excluded_sites,
     }
     outs = dict(sc.data.get("outputs", {}))
     if only is not None:

@@ -377,7 +377,6 @@ def load_scenario(path: str | Path | Mapping[str, Any] | None = None) -> Scenari
         if errs:
             raise ScenarioError([e.replace(f"{p.name}.", "", 1) for e in errs])
         data = _merge(base, user)
-        data.setdefault("name", p.stem)
         if "name" not in user:
             data["name"] = p.stem
         source = str(p)

@@ -154,7 +154,8 @@ def test_catalogue_matches_files():
         assert len(gdf) == spec["features"], name
         for f in spec["required_fields"]:
             assert f in gdf.columns, (name, f)
-        assert "source" in gdf.columns or name in ("basemap_land",) or "source" in spec
+        assert "source" in gdf.columns, name  # provenance travels with every feature
+        assert gdf["source"].astype(str).str.len().gt(0).all(), name
     total = sum(p.stat().st_size for p in LAYERS_DIR.iterdir())
     assert total < 10 * 1024 * 1024
 

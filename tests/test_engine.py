@@ -260,3 +260,13 @@ def test_user_mask_layer_excludes_zones(tmp_path, fast_run):
     assert "mask:nogo" in set(res.exclusions["kind"])
     assert all(g.intersection(box).area == 0 for g in res.zones.geometry)
     assert len(res.zones) == len(z)
+
+
+def test_excluded_sites_are_recorded(result):
+    import json
+
+    # Hwanggumphyong lies outside the Natural Earth DPRK polygon (a known exception)
+    assert result.excluded_sites == ["Hwanggumphyong and Wihwa Islands Economic Zone"]
+    rec = json.loads(result.outputs["run"].read_text())
+    assert rec["excluded_sites"] == result.excluded_sites
+    assert not result.ranking["name"].eq(result.excluded_sites[0]).any()
