@@ -41,11 +41,11 @@ def _spec(profile: str) -> tuple[list[dict], list[float]]:
     prof = sc.profiles[profile]
     items, weights = [], []
     for pc, w in zip(prof.criteria, prof.weights, strict=True):
-        c = sc.data["criteria"][pc.criterion]
+        c = sc.criteria[pc.criterion]
         t = pc.transform
-        if c["kind"] != "distance_to" or t["type"] != "linear" or t.get("direction") != "falling":
+        if c.kind != "distance_to" or t["type"] != "linear" or t.get("direction") != "falling":
             continue
-        items.append({"name": pc.criterion, "layer": c["layer"], "where": c.get("where"),
+        items.append({"name": pc.criterion, "layer": c.layer, "where": dict(c.where),
                       "high": float(t["high"])})  # fmt: skip
         weights.append(float(w))
     total = sum(weights)
@@ -56,7 +56,8 @@ def _setup(res: float):
     import numpy as np
     import shapely
 
-    from geoplan import candidates, regions
+    from geoplan import grid as candidates
+    from geoplan import regions
     from geoplan import layers as L
 
     layers = L.load_all()
@@ -72,7 +73,8 @@ def worker_geoplan(res: float, profile: str, out: Path) -> dict:
     import numpy as np
     import shapely
 
-    from geoplan import candidates, criteria, mcda, regions
+    from geoplan import criteria, mcda, regions
+    from geoplan import grid as candidates
     from geoplan import layers as L
 
     items, weights = _spec(profile)

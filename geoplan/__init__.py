@@ -1,13 +1,20 @@
 """geoplan: plan small and medium industrial development zones on the Korean peninsula.
 
-The pipeline, one module per stage::
+Data flows one way, one module per stage::
 
-    scenario -> layers (load, validate) -> regions (belts) -> candidates
-    -> criteria -> mcda (transform, weight, aggregate) -> prioritize
-    -> webmap / export
+    scenario -> layers -> regions (belts) / grid -> criteria table -> score
+    -> zones -> prioritize -> RunResult -> outputs (map, GeoPackage, COG, CSV, report)
 
-Modules are exposed as namespaces (``geoplan.layers.load``); the most used
-functions are re-exported here.
+The public API::
+
+    import geoplan
+    result = geoplan.run("my.yaml")                  # nothing written yet
+    result.write("out/my")                           # map, GeoPackage, COGs, CSV, report
+    s = geoplan.Session("my.yaml")                   # caches layers, grid, criteria
+    r2 = s.rerun(weights={"labour_intensive": {"labour_pool": 0.6}})
+    d = geoplan.diff(result, r2)                     # what moved
+
+Modules are exposed as namespaces (``geoplan.layers.load``).
 """
 
 from __future__ import annotations
@@ -28,7 +35,11 @@ from geoplan._errors import (
     LayerValidationError,
     ScenarioError,
 )
+from geoplan.compare import Diff
 from geoplan.layers import load, load_all
+from geoplan.pipeline import Session, check, run
+from geoplan.results import RunResult
+from geoplan.scenario import Scenario, load_scenario
 
 try:
     __version__ = _metadata_version("geoplan")
@@ -38,17 +49,51 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "Diff",
     "ExportError",
     "GeoplanError",
     "LayerError",
     "LayerReadError",
     "LayerValidationError",
+    "RunResult",
+    "Scenario",
     "ScenarioError",
+    "Session",
     "__version__",
+    "check",
+    "diff",
     "layers",
     "load",
     "load_all",
+    "load_scenario",
     "network",
     "regions",
+    "run",
     "settings",
 ]
+
+
+def diff(a: RunResult, b: RunResult, *, top_k: int = 3, threshold_km: float = 5.0) -> Diff:
+    """Compare two results: zones matched by location, rank and score changes.
+
+    See :func:`geoplan.compare.diff`; ``geoplan diff RUN_A RUN_B`` does the
+    same for two run folders.
+
+    Examples
+    --------
+    >>> r = run(grid={"resolution_m": 2000}, candidates={"zones_per_belt": 1})  # doctest: +SKIP
+    >>> diff(r, r).table["status"].unique().tolist()  # doctest: +SKIP
+    ['same']
+    """
+    import pandas as pd
+
+    from geoplan import compare
+
+    def both(x: RunResult) -> object:
+        import geopandas as gpd
+
+        return gpd.GeoDataFrame(
+            pd.concat([x.zones, x.sites], ignore_index=True), geometry="geometry", crs=x.zones.crs
+        )
+
+    return compare.diff(both(a), both(b), top_k=top_k, threshold_km=threshold_km)

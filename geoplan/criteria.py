@@ -11,12 +11,15 @@ criterion kind is just a function ``f(xy, layers, **params) -> array``.
 
 from __future__ import annotations
 
+import inspect
+import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
@@ -29,6 +32,7 @@ __all__ = [
     "evaluate",
     "inside",
     "nearest_attribute",
+    "param_problems",
     "population_within",
     "raster_sample",
     "register",
@@ -136,7 +140,10 @@ def nearest_attribute(xy: np.ndarray, layer: gpd.GeoDataFrame, field: str) -> np
     geoms = layer.geometry.to_numpy()
     tree = shapely.STRtree(geoms)
     idx = tree.query_nearest(shapely.points(xy), all_matches=False)
-    values = layer[field].to_numpy(dtype=float, na_value=np.nan)
+    col = layer[field]
+    values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if col.notna().any() and np.isnan(values).all():
+        raise LayerError(f"field '{field}': must be numeric (nearest_attribute), got text")
     out = np.empty(len(xy))
     out[idx[0]] = values[idx[1]]
     return out
@@ -163,7 +170,8 @@ def population_within(
     """
     if field not in layer.columns:
         raise LayerError(f"field '{field}': not in the layer (population_within)")
-    pop = layer[field].to_numpy(dtype=float, na_value=0.0)
+    pop = pd.to_numeric(layer[field], errors="coerce").to_numpy(dtype=float, na_value=0.0)
+    pop = np.nan_to_num(pop, nan=0.0)
     pxy = _point_xy(layer)
     out = np.zeros(len(xy))
     tree = cKDTree(xy)
@@ -243,32 +251,178 @@ def raster_sample(
         return map_coordinates(arr, [row - 0.5, col - 0.5], order=1, mode="constant", cval=np.nan)
 
 
+#: Parameters the pipeline passes itself; never set in a scenario.
+_INTERNAL = {"xy", "layer", "layers", "tolerance_m", "saturate_m"}
+
+
+def _params_of(fn: CriterionFn) -> dict[str, inspect.Parameter]:
+    sig = inspect.signature(fn)
+    return {k: p for k, p in sig.parameters.items() if k not in _INTERNAL}
+
+
+def _expected(p: inspect.Parameter) -> str:
+    ann = str(p.annotation) if p.annotation is not inspect.Parameter.empty else ""
+    if "bool" in ann:
+        return "bool"
+    if ann.startswith(("float", "int")) or isinstance(p.default, (int, float)):
+        return "number"
+    if ann.startswith("str") or isinstance(p.default, str):
+        return "text"
+    if "Mapping" in ann or "dict" in ann:
+        return "mapping"
+    if "list" in ann or "tuple" in ann:
+        return "list"
+    return "any"
+
+
+def _type_ok(value: Any, expected: str) -> bool:
+    if expected == "bool":
+        return isinstance(value, bool)
+    if expected == "number":
+        return value is None or (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        )
+    if expected == "text":
+        return isinstance(value, str)
+    if expected == "mapping":
+        return value is None or isinstance(value, Mapping)
+    if expected == "list":
+        return isinstance(value, (list, tuple, str))
+    return True
+
+
+def _fields(gdf: gpd.GeoDataFrame) -> str:
+    return ", ".join(c for c in gdf.columns if c != gdf.geometry.name) or "none"
+
+
+#: Parameters that name a field of the criterion's layer.
+_FIELD_PARAMS = ("field",)
+
+
+def param_problems(spec: Any, layers: Mapping[str, gpd.GeoDataFrame] | None = None) -> list[str]:
+    """Check a criterion spec against its kind's parameters and its layer; one line per problem.
+
+    Parameters
+    ----------
+    spec : CriterionSpec
+        From the scenario (``name``, ``kind``, ``layer``, ``where``, ``params``).
+    layers : mapping, optional
+        Loaded layers; when given, the layer's fields are checked too
+        (``where`` fields and field-naming parameters such as ``field``).
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from geoplan.scenario import load_scenario
+    >>> spec = load_scenario().criteria["labour_pool"]
+    >>> import dataclasses
+    >>> param_problems(dataclasses.replace(spec, params={"radius": 30000}))  # doctest: +ELLIPSIS
+    ["criteria.labour_pool.params.radius: unknown parameter of population_within; did you mean ...
+    """
+    import difflib
+
+    where = f"criteria.{spec.name}"
+    if spec.kind not in REGISTRY:
+        close = difflib.get_close_matches(spec.kind, list(REGISTRY), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return [f"{where}.kind: unknown '{spec.kind}'{hint} (kinds: {', '.join(sorted(REGISTRY))})"]
+    fn = REGISTRY[spec.kind]
+    known = _params_of(fn)
+    out = []
+    for k, v in spec.params.items():
+        if k not in known:
+            close = difflib.get_close_matches(str(k), list(known), n=1, cutoff=0.5)
+            hint = (
+                f"; did you mean '{close[0]}'?"
+                if close
+                else (f"; expected one of: {', '.join(known)}" if known else "; it takes none")
+            )
+            out.append(f"{where}.params.{k}: unknown parameter of {spec.kind}{hint}")
+            continue
+        exp = _expected(known[k])
+        if not _type_ok(v, exp):
+            out.append(f"{where}.params.{k}: must be {_ARTICLE[exp]}, got {v!r:.60}")
+    for k, p in known.items():
+        if p.default is inspect.Parameter.empty and k not in spec.params:
+            out.append(f"{where}.params.{k}: missing (needed by {spec.kind})")
+    if layers is not None and spec.layer is not None and spec.layer in layers:
+        gdf = layers[spec.layer]
+        for f in spec.where:
+            if f not in gdf.columns:
+                out.append(
+                    f"{where}.where.{f}: layer '{spec.layer}' has no field '{f}' "
+                    f"(fields: {_fields(gdf)})"
+                )
+        for k in _FIELD_PARAMS:
+            f = spec.params.get(k, known[k].default if k in known else None)
+            if isinstance(f, str) and f not in gdf.columns:
+                out.append(
+                    f"{where}.params.{k}: layer '{spec.layer}' has no field '{f}' "
+                    f"(fields: {_fields(gdf)})"
+                )
+    path = spec.params.get("path")
+    if spec.kind in ("raster", "slope") and isinstance(path, str) and not Path(path).exists():
+        out.append(f"{where}.params.path: {path}: no such file or folder")
+    return out
+
+
+_ARTICLE = {
+    "bool": "true or false",
+    "number": "a finite number",
+    "text": "text",
+    "mapping": "a mapping",
+    "list": "a list",
+    "any": "a value",
+}
+
+
 def evaluate(
     xy: np.ndarray,
-    spec: Mapping[str, Any],
+    spec: Any,
     layers: Mapping[str, gpd.GeoDataFrame],
     *,
-    name: str,
     tolerance_m: float | None = None,
     saturate_m: float | None = None,
 ) -> np.ndarray:
     """Compute one criterion from its scenario spec for the candidates ``xy``.
 
     ``tolerance_m`` and ``saturate_m`` let distance criteria trade exactness
-    for speed on grids (see :func:`distance_to`).
+    for speed on grids (see :func:`distance_to`). Errors name the criterion,
+    its kind and layer, and the fields the layer has.
+
+    Examples
+    --------
+    >>> from geoplan import layers as L
+    >>> from geoplan.scenario import load_scenario
+    >>> spec = load_scenario().criteria["port_distance"]
+    >>> d = evaluate(np.array([[950_000.0, 1_950_000.0]]), spec, L.load_all(names=["ports"]))
+    >>> d.shape
+    (1,)
     """
-    kind = spec["kind"]
-    if kind not in REGISTRY:
-        raise ScenarioError(
-            f"criteria.{name}.kind: unknown '{kind}'; expected one of {', '.join(sorted(REGISTRY))}"
-        )
-    params = dict(spec.get("params", {}))
-    if kind == "raster":
-        return REGISTRY[kind](xy, **params)
-    layer_name = spec["layer"]
+    problems = param_problems(spec, layers)
+    if problems:
+        raise ScenarioError(problems)
+    kind = spec.kind
+    params = dict(spec.params)
+    where = f"criteria.{spec.name} ({kind}"
+    if kind in ("raster", "slope"):
+        try:
+            return np.asarray(REGISTRY[kind](xy, **params), dtype=float)
+        except LayerError as exc:
+            raise LayerError(f"{where}): {exc}") from exc
+    layer_name = spec.layer
     if layer_name not in layers:
-        raise ScenarioError(f"criteria.{name}.layer: '{layer_name}' is not a loaded layer")
-    layer = select(layers[layer_name], spec.get("where"), name=layer_name)
+        raise ScenarioError(f"{where}).layer: '{layer_name}' is not a loaded layer")
+    where += f" on layer '{layer_name}')"
+    try:
+        layer = select(layers[layer_name], spec.where, name=layer_name)
+    except LayerError as exc:
+        raise LayerError(f"{where}: {exc}") from exc
+    if not len(_geoms(layer)):
+        raise LayerError(f"{where}: no feature with a geometry to measure from")
     if kind == "distance_to" and tolerance_m is not None:
         params.setdefault("tolerance_m", tolerance_m)
         if saturate_m is not None:
@@ -276,4 +430,7 @@ def evaluate(
     fn = REGISTRY[kind]
     if getattr(fn, "needs_layers", False):
         params["layers"] = layers
-    return np.asarray(fn(xy, layer, **params), dtype=float)
+    try:
+        return np.asarray(fn(xy, layer, **params), dtype=float)
+    except LayerError as exc:
+        raise LayerError(f"{where}: {exc} (fields: {_fields(layer)})") from exc

@@ -79,9 +79,9 @@ def transform(values: np.ndarray, spec: Mapping[str, Any]) -> np.ndarray:
     kind = spec["type"]
     x = np.asarray(values)
     if kind == "categorical":
-        mapping = {str(k): float(v) for k, v in spec["mapping"].items()}
+        mapping = {_category(k): float(v) for k, v in spec["mapping"].items()}
         default = float(spec.get("default", 0.0))
-        return np.array([mapping.get(str(v), default) for v in x], dtype=float)
+        return np.array([mapping.get(_category(v), default) for v in x.ravel()], dtype=float)
     x = x.astype(float)
     rising = spec.get("direction", "rising") == "rising"
     if kind == "linear":
@@ -100,6 +100,15 @@ def transform(values: np.ndarray, spec: Mapping[str, Any]) -> np.ndarray:
     else:
         raise ScenarioError(f"transform.type: unknown '{kind}'; expected one of {TRANSFORMS}")
     return out if rising else 1.0 - out
+
+
+def _category(value: Any) -> str:
+    """A category key: numbers compare by value (``1``, ``1.0`` and ``"1"`` are one category)."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return repr(f) if math.isfinite(f) else str(value)
 
 
 def plot_transform(

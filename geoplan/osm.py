@@ -174,7 +174,7 @@ def import_extract(
     """
     import osmnx as ox
 
-    from geoplan import export
+    from geoplan.outputs import files as export
 
     ox.settings.use_cache = False
     ox.settings.log_console = False

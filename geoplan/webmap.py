@@ -31,7 +31,7 @@ from geoplan._errors import ExportError
 from geoplan._io import write_text_atomic
 from geoplan._offline import asset_text, external_urls, inline_css, inline_js, leaflet_css
 
-__all__ = ["SCORE_COLORS", "make_map", "score_color", "write_map"]
+__all__ = ["SCORE_COLORS", "make_map", "render", "score_color", "write_map"]
 
 #: Colour ramp for suitability scores 0..1 (ColorBrewer RdYlGn, 5 classes).
 SCORE_COLORS = ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"]
@@ -464,7 +464,7 @@ def make_map(
             fg.add_to(m)
 
     if surfaces:
-        from geoplan.export import surface_overlay
+        from geoplan.outputs.files import surface_overlay
 
         for profile, (arr, transform, crs) in surfaces.items():
             png, bounds = surface_overlay(arr, transform, crs, SCORE_COLORS)
@@ -602,3 +602,26 @@ def write_map(m: folium.Map, path: str | Path, *, online: bool = False) -> Path:
                 "not written"
             )
     return write_text_atomic(path, html_text)
+
+
+def render(res: Any, *, lang: str = "en", online: bool = False) -> str:
+    """The map of a run as one HTML page (offline unless ``online``)."""
+    m = make_map(
+        res.layers,
+        belts=res.belts,
+        exclusions=res.exclusions,
+        zones=res.zones,
+        sites=res.sites[res.sites["rank_in_belt"].fillna(99) <= 5],
+        surfaces={p: (s, res.grid.transform, res.grid.crs) for p, s in res.surfaces.items()},
+        title=f"geoplan: {res.scenario.name}",
+        meta={"scenario": res.scenario.name},
+        online=online,
+    )
+    html_text = m.get_root().render()
+    if not online:
+        urls = external_urls(html_text)
+        if urls:
+            raise ExportError(
+                f"offline map would fetch {len(urls)} URLs ({', '.join(urls[:3])}); not written"
+            )
+    return html_text

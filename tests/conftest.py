@@ -59,11 +59,13 @@ def regions_(default_layers):
 @pytest.fixture(scope="session")
 def fast_run(tmp_path_factory):
     """The default scenario on a 1 km grid, two zones per belt: every output written."""
-    from geoplan import pipeline
+    import geoplan
 
     d = tmp_path_factory.mktemp("fastrun")
     sc = d / "fast.yaml"
     sc.write_text(
         "grid: {resolution_m: 1000}\ncandidates: {zones_per_belt: 2, min_spacing_km: 20}\n"
     )
-    return pipeline.run(sc, out=d / "out", progress=False)
+    res = geoplan.run(sc)
+    res.write(d / "out")
+    return res

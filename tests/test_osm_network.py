@@ -164,7 +164,7 @@ def test_travel_time_criterion_in_a_scenario(tmp_path):
         " transform: {type: linear, low: 0, high: 240, direction: falling}}\n"
         "prioritisation: {phase_rules: [{phase: 3, when: {}, reason: all}]}\n"
     )
-    res = pipeline.score_scenario(__import__("geoplan.scenario", fromlist=["x"]).load_scenario(sc))
+    res = pipeline.run(sc, profiles=["logistics"])
     z = res.zones
     assert len(z) == 3
     assert (z["raw_port_time"] > 0).all() and (z["raw_port_time"] < 600).all()

@@ -13,16 +13,13 @@ import html
 import io
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from geoplan import mcda
 from geoplan._io import write_text_atomic
-
-if TYPE_CHECKING:
-    from geoplan.pipeline import RunResult
 
 __all__ = ["render_report", "write_report"]
 
@@ -60,7 +57,7 @@ def _table(df: pd.DataFrame) -> str:
     return f"<table><tr>{head}</tr>{rows}</table>"
 
 
-def render_report(res: RunResult, *, top: int = 5) -> str:
+def render_report(res: Any, *, top: int = 5, lang: str = "en") -> str:
     """Render the report HTML of a run."""
     import matplotlib
 
@@ -75,10 +72,10 @@ def render_report(res: RunResult, *, top: int = 5) -> str:
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>geoplan report: {html.escape(sc.name)}</title><style>{_CSS}</style></head><body>",
         f"<h1>geoplan report: {html.escape(sc.name)}</h1>",
-        f"<p class='muted'>geoplan {html.escape(__version__)}; scenario source "
-        f"{html.escape(sc.source)}; grid {res.grid.res:g} m; {len(res.zones)} zones, "
+        f"<p class='muted'>geoplan {html.escape(__version__)}; "
+        f"grid {res.grid.res:g} m; {len(res.zones)} zones, "
         f"{len(res.sites)} scored sites.</p>",
-        f"<p>{html.escape(str(sc.data.get('description', '')))}</p>",
+        f"<p>{html.escape(sc.description)}</p>",
     ]
     cols = ["name", "kind", "profile", "score", "rank_in_belt", "phase", "area_km2"]
     for belt, grp in r.groupby("belt", sort=True):
@@ -166,6 +163,6 @@ def render_report(res: RunResult, *, top: int = 5) -> str:
     return "\n".join(out)
 
 
-def write_report(res: RunResult, path: str | Path) -> Path:
+def write_report(res: Any, path: str | Path) -> Path:
     """Write the report HTML atomically."""
     return write_text_atomic(path, render_report(res))

@@ -21,7 +21,14 @@ import pyogrio
 from geoplan._errors import ExportError
 from geoplan._io import atomic_path, write_text_atomic
 
-__all__ = ["surface_overlay", "write_cog", "write_csv", "write_geopackage", "write_json"]
+__all__ = [
+    "surface_overlay",
+    "write_cog",
+    "write_csv",
+    "write_geopackage",
+    "write_json",
+    "write_text",
+]
 
 
 def _gpkg_ready(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -50,7 +57,7 @@ def write_geopackage(
     """
     import datetime as dt
 
-    from geoplan.qgis_styles import layer_styles_table
+    from geoplan.outputs.qgis_styles import layer_styles_table
 
     path = Path(path)
     meta = {"geoplan_run": json.dumps(dict(metadata or {}), sort_keys=True, default=str)}
@@ -133,6 +140,11 @@ def write_csv(path: str | Path, df: pd.DataFrame) -> Path:
     buf = io.StringIO()
     df.to_csv(buf, index=False, float_format="%.6g", lineterminator="\n")
     return write_text_atomic(path, buf.getvalue())
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write UTF-8 text, atomically."""
+    return write_text_atomic(path, text)
 
 
 def write_json(path: str | Path, data: Mapping[str, Any]) -> Path:

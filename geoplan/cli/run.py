@@ -1,0 +1,110 @@
+"""``geoplan run``: the whole pipeline, and every output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from geoplan.cli._common import handle_errors, quiet, verbosity
+
+__all__ = ["register", "scenario_options"]
+
+
+def _bbox(_ctx: click.Context, _param: click.Parameter, value: str | None):
+    if value is None:
+        return None
+    try:
+        parts = [float(v) for v in value.replace(" ", "").split(",")]
+    except ValueError:
+        raise click.BadParameter("expected LON0,LAT0,LON1,LAT1 (WGS84 degrees)") from None
+    if len(parts) != 4:
+        raise click.BadParameter("expected four numbers LON0,LAT0,LON1,LAT1 (WGS84 degrees)")
+    return parts
+
+
+def scenario_options(fn):
+    """``--set KEY=VALUE`` (repeatable) and ``--profile NAME`` (repeatable)."""
+    fn = click.option(
+        "--profile",
+        "profiles",
+        multiple=True,
+        metavar="NAME",
+        help="Run only this profile (repeatable).",
+    )(fn)
+    fn = click.option(
+        "--set",
+        "sets",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Override a scenario value, e.g. --set grid.resolution_m=500 "
+        "(repeatable; profile criteria by name: "
+        "profiles.labour_intensive.criteria.labour_pool.weight=0.6).",
+    )(fn)
+    return fn
+
+
+def load(scenario, sets, profiles=(), bbox=None):
+    """The scenario with ``--set``, ``--bbox`` and ``--profile`` applied."""
+    from geoplan.scenario import load_scenario, parse_overrides
+
+    overrides = parse_overrides(list(sets))
+    if bbox is not None:
+        overrides["grid.bbox"] = bbox
+    sc = load_scenario(scenario, overrides=overrides or None)
+    return sc.with_profiles(list(profiles)) if profiles else sc
+
+
+def register(main: click.Group) -> None:
+    """Attach ``run`` to the main group."""
+
+    @main.command("run")
+    @click.argument("scenario", required=False)
+    @scenario_options
+    @click.option(
+        "--out",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help="Write every output into this folder (default: maps/<name>.html and out/<name>/).",
+    )
+    @click.option(
+        "--only",
+        default=None,
+        metavar="KINDS",
+        help="Write only these outputs: map,gpkg,csv,tif,report (run.json always).",
+    )
+    @click.option(
+        "--bbox",
+        callback=_bbox,
+        default=None,
+        metavar="LON0,LAT0,LON1,LAT1",
+        help="Clip the grid and sites to this WGS84 box (runs faster).",
+    )
+    @click.option(
+        "--lang",
+        type=click.Choice(["en", "ko"]),
+        default=None,
+        help="Language of the map and report (default: outputs.language).",
+    )
+    @click.option(
+        "--sensitivity",
+        "draws",
+        type=click.IntRange(0, 1_000_000),
+        default=None,
+        metavar="N",
+        help="Monte Carlo weight draws for robustness columns "
+        "(default: the scenario's sensitivity.draws).",
+    )
+    @click.option("--online", is_flag=True, help="Map uses CDNs and online tiles.")
+    @verbosity
+    @click.pass_context
+    @handle_errors
+    def run_cmd(ctx, scenario, sets, profiles, out, only, bbox, lang, draws, online):
+        """Run the pipeline on SCENARIO (a YAML file; default: the built-in scenario)."""
+        from geoplan import pipeline
+
+        sc = load(scenario, sets, profiles, bbox)
+        result = pipeline.Session(sc, progress=not quiet(ctx)).run(sensitivity=draws)
+        written = result.write(out, only=only, lang=lang, online=online, progress=not quiet(ctx))
+        for kind, path in written.items():
+            click.echo(f"{kind}: {path}")

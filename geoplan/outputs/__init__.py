@@ -1,0 +1,384 @@
+"""Writing a run's outputs: map, GeoPackage, COG surfaces, ranking.csv, report, run.json.
+
+:func:`write` is the only place a run touches the disk. Every output is
+written into a staging folder and published together (see
+:mod:`geoplan.outputs.publish`), so a failure at any stage leaves the
+previous run's files exactly as they were. File names come from
+:func:`~geoplan.outputs.publish.safe_name`, never straight from a scenario.
+
+This package never imports the engine (``pipeline``, ``results``): it is
+handed a finished result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from geoplan._errors import ExportError, ScenarioError
+from geoplan.outputs import files
+from geoplan.outputs.publish import safe_name, staging
+
+__all__ = ["KINDS", "export_run", "normalise_kinds", "record", "targets", "write", "write_diff"]
+
+log = logging.getLogger(__name__)
+
+KINDS = ("map", "geopackage", "geotiff", "csv", "report")
+_ALIASES = {
+    "gpkg": "geopackage",
+    "tif": "geotiff",
+    "tiff": "geotiff",
+    "cog": "geotiff",
+    "ranking": "csv",
+    "html": "map",
+}
+#: Layers every GeoPackage carries when loaded (the run's inputs); scenario layers add to them.
+_GPKG_INPUTS = (
+    "ports",
+    "railways",
+    "roads",
+    "power_plants",
+    "border_crossings",
+    "cities",
+    "economic_zones",
+    "boundaries",
+)
+
+
+def normalise_kinds(only: Iterable[str] | str) -> set[str]:
+    """``"map,gpkg"`` or ``["tif"]`` -> the canonical kinds; unknown kinds are refused.
+
+    Examples
+    --------
+    >>> sorted(normalise_kinds("map,gpkg,tif"))
+    ['geopackage', 'geotiff', 'map']
+    """
+    items = only.split(",") if isinstance(only, str) else list(only)
+    out = set()
+    for raw in items:
+        k = str(raw).strip().lower()
+        if not k:
+            continue
+        k = _ALIASES.get(k, k)
+        if k not in KINDS:
+            raise ScenarioError(
+                f"--only {raw}: unknown output; expected map, gpkg, csv, tif or report"
+            )
+        out.add(k)
+    return out
+
+
+def targets(
+    name: str, out: str | Path | None, map_path: str | Path | None = None
+) -> tuple[Path, Path]:
+    """The data folder and map file of a run named ``name``.
+
+    Without ``out``: ``out/<name>/`` and ``maps/<name>.html`` (relative to
+    the current folder); with it, both inside ``out``.
+    """
+    slug = safe_name(name)
+    if out is not None:
+        data_dir = Path(out)
+        mp = Path(map_path) if map_path else data_dir / f"{slug}.html"
+    else:
+        data_dir = Path("out") / slug
+        mp = Path(map_path) if map_path else Path("maps") / f"{slug}.html"
+    return data_dir, mp
+
+
+def _input_layers(res: Any) -> dict[str, Any]:
+    out = {}
+    for k, v in res.layers.items():
+        out[k] = {
+            "path": v.attrs.get("geoplan_source"),
+            "sha256": v.attrs.get("geoplan_sha256"),
+            "layer": v.attrs.get("geoplan_layer"),
+        }
+    return out
+
+
+def record(res: Any, lang: str) -> dict[str, Any]:
+    """The run record (``run.json``): scenario as run, input hashes, version, counts."""
+    from geoplan import __version__
+
+    sc = res.scenario
+    return {
+        "scenario": sc.to_dict(),
+        "scenario_name": sc.name,
+        "scenario_source": Path(sc.source).name
+        if sc.source not in ("default", "script")
+        else sc.source,
+        "geoplan_version": __version__,
+        "input_layers": _input_layers(res),
+        "grid": dataclasses.asdict(res.grid),
+        "counts": {"zones": len(res.zones), "sites": len(res.sites)},
+        "excluded_sites": list(res.excluded_sites),
+        "language": lang,
+        "robustness": res.robustness,
+        "timings_s": dict(res.timings),
+    }
+
+
+def _gpkg_layers(res: Any, lang: str) -> dict[str, Any]:
+    layers = {
+        "zones": res.zones,
+        "sites": res.sites,
+        "belts": res.belts,
+        "exclusions": res.exclusions,
+    }
+    named = [*_GPKG_INPUTS, *res.scenario.layers]
+    for k in dict.fromkeys(named):
+        if k in res.layers and k not in layers:
+            layers[k] = res.layers[k]
+    return layers
+
+
+def write(
+    res: Any,
+    out: str | Path | None = None,
+    *,
+    only: Iterable[str] | str | None = None,
+    lang: str | None = None,
+    online: bool = False,
+    map_path: str | Path | None = None,
+    progress: bool = False,
+    run_record: bool = True,
+) -> dict[str, Path]:
+    """Write a run's outputs together (staged, then published at once).
+
+    Parameters
+    ----------
+    res : RunResult
+    out : path, optional
+        Output folder (default ``out/<name>/`` and ``maps/<name>.html``).
+    only : kinds, optional
+        Subset of ``map, geopackage, geotiff, csv, report`` (aliases
+        ``gpkg``, ``tif``); default: the scenario's ``outputs``.
+    lang : {"en", "ko"}, optional
+        Language of the map, report and the CSV's reasons.
+    online : bool
+        The map may use CDNs and online tiles.
+    run_record : bool
+        Write ``run.json`` (``geoplan export`` does not rewrite a run's record).
+
+    Returns
+    -------
+    dict of str to Path
+        Output kind (``geotiff:<profile>`` per surface) to its final path.
+    """
+    from geoplan import __version__
+
+    sc = res.scenario
+    lang = lang or sc.outputs.language
+    if lang not in ("en", "ko"):
+        raise ScenarioError(f"--lang {lang}: expected en or ko")
+    kinds = sc.outputs.kinds() if only is None else normalise_kinds(only)
+    data_dir, mp = targets(sc.name, out, map_path)
+    meta = {
+        "scenario": sc.name,
+        "geoplan_version": __version__,
+        "inputs_sha256": {k: v["sha256"] for k, v in _input_layers(res).items()},
+    }
+    written: dict[str, Path] = {}
+    timings: dict[str, float] = {}
+
+    def timed(stage: str):
+        class _T:
+            def __enter__(self_inner) -> None:
+                if progress:
+                    log.info("geoplan: %s ...", stage)
+                self_inner.t = time.perf_counter()
+
+            def __exit__(self_inner, *exc: object) -> None:
+                timings[stage] = round(time.perf_counter() - self_inner.t, 3)
+
+        return _T()
+
+    with staging(data_dir) as st:
+        if "geotiff" in kinds:
+            with timed("write GeoTIFF"):
+                for pname, surf in res.surfaces.items():
+                    target = data_dir / f"suitability_{safe_name(pname, fallback='profile')}.tif"
+                    files.write_cog(
+                        st.path(target, data_dir),
+                        surf,
+                        res.grid.transform,
+                        res.grid.crs,
+                        description=f"suitability {pname} (0-1)",
+                        tags={
+                            "scenario": sc.name,
+                            "profile": pname,
+                            "geoplan_version": __version__,
+                            "resolution_m": str(res.grid.res),
+                        },
+                    )
+                    written[f"geotiff:{pname}"] = target
+                share = getattr(res.sensitivity, "cell_share", None) or {}
+                for pname, surf in share.items():
+                    target = data_dir / f"robustness_{safe_name(pname, fallback='profile')}.tif"
+                    files.write_cog(
+                        st.path(target, data_dir),
+                        surf,
+                        res.grid.transform,
+                        res.grid.crs,
+                        description=f"share of weight draws in which the cell is in its belt's "
+                        f"top 5 % ({pname})",
+                        tags={
+                            "scenario": sc.name,
+                            "profile": pname,
+                            "geoplan_version": __version__,
+                        },
+                    )
+                    written[f"robustness:{pname}"] = target
+        if "csv" in kinds:
+            with timed("write ranking.csv"):
+                target = data_dir / "ranking.csv"
+                files.write_csv(st.path(target, data_dir), _ranking_table(res, lang))
+                written["ranking"] = target
+        if "geopackage" in kinds:
+            with timed("write GeoPackage"):
+                target = data_dir / f"{safe_name(sc.name)}.gpkg"
+                files.write_geopackage(
+                    st.path(target, data_dir), _gpkg_layers(res, lang), metadata=meta
+                )
+                written["geopackage"] = target
+        if "map" in kinds:
+            with timed("write map"):
+                from geoplan import webmap
+
+                html = webmap.render(res, lang=lang, online=online)
+                files.write_text(st.path(mp, mp.parent), html)
+                written["map"] = mp
+        if "report" in kinds:
+            with timed("write report"):
+                from geoplan.outputs import report
+
+                target = data_dir / "report.html"
+                files.write_text(st.path(target, data_dir), report.render_report(res, lang=lang))
+                written["report"] = target
+        if run_record:
+            rec = record(res, lang)
+            rec["timings_s"] = {**rec["timings_s"], **timings}
+            rec["outputs"] = {k: _rel(v, data_dir) for k, v in written.items()}
+            target = data_dir / "run.json"
+            files.write_json(st.path(target, data_dir), rec)
+            written["run"] = target
+        st.publish()
+    res.timings.update(timings)
+    return written
+
+
+def _rel(p: Path, base: Path) -> str:
+    try:
+        return str(p.resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(p)
+
+
+def _ranking_table(res: Any, lang: str) -> Any:
+    df = res.ranking.copy()
+    if lang != "en":
+        from geoplan import explain
+
+        df["phase_reason"] = explain.reasons(
+            df,
+            res.scenario.prioritisation.phase_rules,
+            res.scenario.profiles,
+            lang,
+            draws=(res.robustness or {}).get("draws", 0),
+            top_k=res.scenario.prioritisation.top_k,
+        )
+    return df
+
+
+def export_run(run_dir: str | Path) -> tuple[dict[str, Any], Any]:
+    """Read and check a run's ``run.json``: its scenario, and that its inputs are unchanged.
+
+    Nothing in the record may name a path to write to: the scenario name is
+    slugged like any other, and every input the scenario names must be
+    recorded with its hash and hash the same today.
+
+    Returns
+    -------
+    (dict, Scenario)
+        The record and the scenario to rerun.
+
+    Raises
+    ------
+    ScenarioError
+        No, unreadable or incomplete record, or inputs changed since the run.
+    """
+    from geoplan import layers as L
+    from geoplan.scenario import load_scenario
+
+    rec_path = Path(run_dir) / "run.json"
+    try:
+        text = rec_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(
+            f"{rec_path}: no such file; --run must name a folder of a geoplan run"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{rec_path}: cannot read ({exc})") from exc
+    try:
+        rec = json.loads(text)
+        data = rec["scenario"]
+        inputs = rec["input_layers"]
+        if not isinstance(data, dict) or not isinstance(inputs, dict):
+            raise TypeError("scenario and input_layers must be mappings")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ScenarioError(f"{rec_path}: not a geoplan run record ({exc})") from exc
+    sc = load_scenario(data)
+    from geoplan.layers import catalogue
+
+    needed = {**{k: k for k in catalogue()}, **{k: (f"{v.path}") for k, v in sc.layers.items()}}
+    missing = sorted(
+        k
+        for k in needed
+        if k not in inputs or not isinstance(inputs[k], dict) or not inputs[k].get("sha256")
+    )
+    if missing:
+        raise ScenarioError(
+            f"{rec_path}: the record is incomplete (no input hash for {', '.join(missing)}); "
+            "run the scenario again instead"
+        )
+    changed = []
+    for k, src in needed.items():
+        try:
+            now = L.layer_hash(src)
+        except (OSError, ExportError):
+            now = None
+        if now != inputs[k]["sha256"]:
+            changed.append(k)
+    if changed:
+        raise ScenarioError(
+            f"{rec_path}: input layers changed since the run: {', '.join(sorted(changed))}; "
+            "run the scenario again instead"
+        )
+    return rec, sc
+
+
+def write_diff(
+    d: Any, folder: str | Path, *, a: Any = None, b: Any = None, names: tuple[str, str] = ("A", "B")
+) -> dict[str, Path]:
+    """Write a run comparison: ``diff.csv`` (and the comparison map when the map supports it)."""
+    folder = Path(folder)
+    written: dict[str, Path] = {}
+    with staging(folder) as st:
+        target = folder / "diff.csv"
+        files.write_csv(st.path(target, folder), d.table)
+        written["diff"] = target
+        from geoplan import webmap
+
+        render = getattr(webmap, "render_diff", None)
+        if render is not None and a is not None and b is not None:
+            target = folder / "diff.html"
+            files.write_text(st.path(target, folder), render(d, a, b, names=names))
+            written["diff map"] = target
+        st.publish()
+    return written

@@ -1,0 +1,183 @@
+"""Run-level atomicity: a lock on the output folder, a staging folder, and one publish step.
+
+A run writes every output into ``<out>/.geoplan-staging-<id>/``. Only when
+all of them are written does it publish: it records the planned renames in
+``<out>/.geoplan-publish.json`` (fsynced), renames each staged file onto its
+target, then removes the journal and the staging folder. A failure before
+publishing removes the staging folder and leaves the previous run's files
+exactly as they were. A run killed while publishing leaves the journal; the
+next run into that folder finishes the renames first (roll forward), so the
+folder never keeps a mix of two runs. Stale staging folders and temporary
+files of killed runs are removed by the next run.
+
+One run at a time per output folder: a second run into a folder another
+run holds fails at once with one line (an advisory ``flock`` on
+``<out>/.geoplan.lock``, released by the kernel even after SIGKILL).
+
+Names that become file names are slugs (:func:`safe_name`) and every target
+is checked to lie inside its folder before anything is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+
+from geoplan._errors import ExportError
+
+__all__ = ["Staging", "inside", "safe_name", "staging"]
+
+LOCK = ".geoplan.lock"
+JOURNAL = ".geoplan-publish.json"
+STAGING_PREFIX = ".geoplan-staging-"
+#: Temporary files older geoplan versions (and GDAL) leave beside a target when killed.
+_STALE = re.compile(
+    r"^\..+\.[a-z0-9_]{8}\.(gpkg|tif|html|csv|json)$|\.tif\.ovr\.tmp$|\.aux\.xml\.tmp$"
+)
+
+
+def safe_name(name: str, *, fallback: str = "scenario", limit: int = 80) -> str:
+    """A file-name-safe slug of a user's name (scenario, profile, layer).
+
+    Letters (any script), digits, ``-``, ``_`` and ``.`` are kept; every other
+    character becomes ``_``; leading dots and underscores are dropped, so the
+    result is never a path, a hidden file, ``.`` or ``..``.
+
+    Examples
+    --------
+    >>> safe_name("../../../tmp/evil"), safe_name("/etc/passwd"), safe_name("남포 west")
+    ('tmp_evil', 'etc_passwd', '남포_west')
+    """
+    text = unicodedata.normalize("NFC", str(name))
+    text = "".join(c if (c.isalnum() or c in "-_.") else "_" for c in text)
+    text = re.sub(r"_+", "_", text)
+    text = re.sub(r"\.{2,}", ".", text).lstrip("._").rstrip(".")
+    text = text[:limit].rstrip("._")
+    return text or fallback
+
+
+def inside(folder: Path, target: Path) -> Path:
+    """``target``, refused unless it resolves inside ``folder``."""
+    root = folder.resolve()
+    resolved = target.resolve()
+    if resolved != root and root not in resolved.parents:
+        raise ExportError(f"{target}: refusing to write outside the output folder {folder}")
+    return target
+
+
+class Staging:
+    """A staging folder whose files are published together onto their targets."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.dir = folder / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        self.planned: list[tuple[Path, Path]] = []
+
+    def path(self, target: Path, root: Path) -> Path:
+        """A staged path for ``target`` (which must lie inside ``root``)."""
+        inside(root, target)
+        staged = self.dir / f"{len(self.planned):03d}-{target.name}"
+        self.planned.append((staged, target))
+        return staged
+
+    def publish(self) -> dict[Path, Path]:
+        """Rename every staged file onto its target (journalled: a kill rolls forward)."""
+        moves = [(s, t) for s, t in self.planned if s.exists()]
+        journal = self.folder / JOURNAL
+        tmp = journal.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump([[str(s), str(t)] for s, t in moves], fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, journal)
+        _apply(moves)
+        journal.unlink()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return {t: s for s, t in moves}
+
+
+def _apply(moves: list[tuple[Path, Path]]) -> None:
+    for staged, target in moves:
+        if staged.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, target)
+
+
+def recover(folder: Path) -> None:
+    """Finish an interrupted publish and remove what killed runs left behind."""
+    journal = folder / JOURNAL
+    if journal.exists():
+        try:
+            moves = [(Path(s), Path(t)) for s, t in json.loads(journal.read_text("utf-8"))]
+        except (OSError, ValueError, TypeError):
+            moves = []
+        # only files of our own staging folders, onto targets beside or below this folder
+        ok = [
+            (s, t)
+            for s, t in moves
+            if s.parent.parent == folder
+            and s.parent.name.startswith(STAGING_PREFIX)
+            and (folder.resolve() in t.resolve().parents or t.suffix == ".html")
+        ]
+        _apply(ok)
+        journal.unlink()
+    for p in folder.iterdir() if folder.is_dir() else []:
+        if p.is_dir() and p.name.startswith(STAGING_PREFIX):
+            shutil.rmtree(p, ignore_errors=True)
+        elif (p.is_file() and _STALE.search(p.name)) or p.name == JOURNAL + ".tmp":
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+@contextlib.contextmanager
+def _lock(folder: Path) -> Iterator[None]:
+    import fcntl
+
+    path = folder / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            except OSError:
+                holder = "?"
+            raise ExportError(
+                f"{folder}: another geoplan run (pid {holder or '?'}) is writing here; wait for "
+                "it to finish or choose another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def staging(folder: Path) -> Iterator[Staging]:
+    """Lock ``folder``, clean up after killed runs, and yield a :class:`Staging`.
+
+    The caller writes through ``Staging.path`` and calls ``publish`` at the
+    end; on any exception the staging folder is removed and nothing is
+    published.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"{folder}: cannot create the output folder ({exc.strerror})") from exc
+    with _lock(folder):
+        recover(folder)
+        st = Staging(folder)
+        st.dir.mkdir()
+        try:
+            yield st
+        finally:
+            shutil.rmtree(st.dir, ignore_errors=True)
