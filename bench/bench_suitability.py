@@ -57,8 +57,8 @@ def _setup(res: float):
     import shapely
 
     from geoplan import grid as candidates
-    from geoplan import regions
     from geoplan import layers as L
+    from geoplan import regions
 
     layers = L.load_all()
     belts = regions.belts(layers)
