@@ -20,6 +20,7 @@ from geoplan import layers as layers
 from geoplan import network as network
 from geoplan import regions as regions
 from geoplan import settings as settings
+from geoplan import terrain as terrain
 from geoplan._errors import (
     ExportError,
     GeoplanError,
@@ -51,4 +52,5 @@ __all__ = [
     "network",
     "regions",
     "settings",
+    "terrain",
 ]
