@@ -20,7 +20,8 @@ from pyproj import Geod, Transformer
 
 from geoplan import LayerError, terrain
 from geoplan.criteria import REGISTRY
-from tests.conftest import require
+
+from .conftest import require
 
 X0, Y0 = 1_000_000.0, 2_000_000.0  # EPSG:5179, central Korea
 N = 200
