@@ -27,6 +27,7 @@ from geoplan import layers as layers
 from geoplan import network as network
 from geoplan import regions as regions
 from geoplan import settings as settings
+from geoplan import terrain as terrain
 from geoplan._errors import (
     ExportError,
     GeoplanError,
@@ -70,6 +71,7 @@ __all__ = [
     "regions",
     "run",
     "settings",
+    "terrain",
 ]
 
 
