@@ -386,6 +386,7 @@ def evaluate(
     *,
     tolerance_m: float | None = None,
     saturate_m: float | None = None,
+    crs: str | None = None,
 ) -> np.ndarray:
     """Compute one criterion from its scenario spec for the candidates ``xy``.
 
@@ -409,6 +410,8 @@ def evaluate(
     params = dict(spec.params)
     where = f"criteria.{spec.name} ({kind}"
     if kind in ("raster", "slope"):
+        if crs is not None:
+            params.setdefault("crs", crs)
         try:
             return np.asarray(REGISTRY[kind](xy, **params), dtype=float)
         except LayerError as exc:

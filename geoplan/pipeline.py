@@ -509,10 +509,11 @@ def ensure_criteria(
                     prepared.layers,
                     tolerance_m=prepared.grid.res / 2,
                     saturate_m=sat,
+                    crs=sc.crs,
                 )
             with timer("criteria (sites)"):
                 sites = (
-                    C.evaluate(prepared.site_xy, spec, prepared.layers)
+                    C.evaluate(prepared.site_xy, spec, prepared.layers, crs=sc.crs)
                     if len(prepared.site_xy)
                     else np.zeros(0)
                 )
@@ -566,10 +567,21 @@ def _profile_key(sc: Scenario, pname: str, keys: Mapping[str, str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _slope_cells(prepared: Prepared, sc: Scenario, keys: Mapping[str, str]) -> np.ndarray | None:
+    """Per-cell slope (degrees) from the slope constraint's DEM or a slope criterion, if any."""
+    if prepared.cell_slope is not None:
+        return prepared.cell_slope
+    for name, key in keys.items():
+        if sc.criteria[name].kind == "slope":
+            return prepared.table.columns[key].cells
+    return None
+
+
 def _run_profile(
     prepared: Prepared, sc: Scenario, pname: str, keys: Mapping[str, str]
 ) -> _ProfileRun:
     prof = sc.profiles[pname]
+    slope_cells = _slope_cells(prepared, sc, keys)
     grid = prepared.grid
     cell_index = prepared.cell_index
     ps = score_profile(prof, prepared.table.cells(keys), sc.aggregation)
@@ -605,8 +617,8 @@ def _run_profile(
                 size_class=size.name,
                 geometry=z.geometry,
             )
-            if prepared.cell_slope is not None:
-                sl = prepared.cell_slope[idx]
+            if slope_cells is not None:
+                sl = slope_cells[idx]
                 row["slope_mean_deg"] = float(np.nanmean(sl)) if np.isfinite(sl).any() else np.nan
                 row["slope_max_deg"] = float(np.nanmax(sl)) if np.isfinite(sl).any() else np.nan
             zone_rows.append(row)
