@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -567,6 +568,34 @@ def _profile_key(sc: Scenario, pname: str, keys: Mapping[str, str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _target_area(size: Any, res: float, pname: str) -> float:
+    """The zone area to grow: the class's target, as a whole number of cells inside its range."""
+    cell = (res / 1000.0) ** 2
+    n = max(1, round(size.target_km2 / cell))
+    lo, hi = math.ceil(size.min_km2 / cell - 1e-9), math.floor(size.max_km2 / cell + 1e-9)
+    if lo <= hi:
+        return min(max(n, lo), hi) * cell
+    warnings.warn(
+        f"grid.resolution_m: {res:g} m cells ({cell:g} km²) cannot make {size.name} zones of "
+        f"{size.min_km2:g}-{size.max_km2:g} km² for profile '{pname}'; zones are one cell",
+        UserWarning,
+        stacklevel=2,
+    )
+    return cell
+
+
+def _size_class_of(area_km2: float, sc: Scenario) -> str:
+    """The size class whose range holds ``area_km2`` (what a zone really is)."""
+    for cls in sc.candidates.size_classes.values():
+        if cls.min_km2 - 1e-9 <= area_km2 <= cls.max_km2 + 1e-9:
+            return cls.name
+    return (
+        "large"
+        if area_km2 > max(c.max_km2 for c in sc.candidates.size_classes.values())
+        else "small"
+    )
+
+
 def _slope_cells(prepared: Prepared, sc: Scenario, keys: Mapping[str, str]) -> np.ndarray | None:
     """Per-cell slope (degrees) from the slope constraint's DEM or a slope criterion, if any."""
     if prepared.cell_slope is not None:
@@ -588,41 +617,52 @@ def _run_profile(
     surface = np.full((grid.height, grid.width), np.nan, dtype="float32")
     surface[prepared.candidate_mask] = ps.score
     size = sc.candidates.size_classes[prof.zone_size]
+    target_km2 = _target_area(size, grid.res, pname)
     taken = np.zeros_like(prepared.candidate_mask)
     zone_rows: list[dict[str, Any]] = []
     zone_cells: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for belt in BELT_NAMES:
-        zones = grow_zones(
-            surface,
-            prepared.belt_masks[belt],
-            grid,
-            n=sc.candidates.zones_per_belt,
-            target_km2=size.target_km2,
-            min_spacing_m=sc.candidates.min_spacing_km * 1000,
-            taken=taken,
-        )
-        for z in zones:
-            idx = cell_index[z.rows, z.cols]
-            cols = _explain_columns(ps, idx)
-            row = {k: float(np.mean(v)) for k, v in cols.items()}
-            zid = zone_id(pname, belt, grid, z.seed)
-            row.update(
-                zone_id=zid,
-                kind="zone",
-                belt=belt,
-                profile=pname,
-                score=float(np.mean(ps.score[idx])),
-                min_score=z.min_score,
-                area_km2=z.area_km2,
-                size_class=size.name,
-                geometry=z.geometry,
+    # round robin over the belts (1st zone of each belt, then the 2nd ...): asking for more
+    # zones never changes the zones a smaller request gave, whatever the belt order
+    grown: list[tuple[str, Any]] = []
+    done = set()
+    for _ in range(sc.candidates.zones_per_belt):
+        for belt in BELT_NAMES:
+            if belt in done:
+                continue
+            z1 = grow_zones(
+                surface,
+                prepared.belt_masks[belt],
+                grid,
+                n=1,
+                target_km2=target_km2,
+                min_spacing_m=sc.candidates.min_spacing_km * 1000,
+                taken=taken,
             )
-            if slope_cells is not None:
-                sl = slope_cells[idx]
-                row["slope_mean_deg"] = float(np.nanmean(sl)) if np.isfinite(sl).any() else np.nan
-                row["slope_max_deg"] = float(np.nanmax(sl)) if np.isfinite(sl).any() else np.nan
-            zone_rows.append(row)
-            zone_cells[zid] = (z.rows, z.cols)
+            if not z1:
+                done.add(belt)
+            grown.extend((belt, z) for z in z1)
+    for belt, z in grown:
+        idx = cell_index[z.rows, z.cols]
+        cols = _explain_columns(ps, idx)
+        row = {k: float(np.mean(v)) for k, v in cols.items()}
+        zid = zone_id(pname, belt, grid, z.seed)
+        row.update(
+            zone_id=zid,
+            kind="zone",
+            belt=belt,
+            profile=pname,
+            score=float(np.mean(ps.score[idx])),
+            min_score=z.min_score,
+            area_km2=z.area_km2,
+            size_class=_size_class_of(z.area_km2, sc),
+            geometry=z.geometry,
+        )
+        if slope_cells is not None:
+            sl = slope_cells[idx]
+            row["slope_mean_deg"] = float(np.nanmean(sl)) if np.isfinite(sl).any() else np.nan
+            row["slope_max_deg"] = float(np.nanmax(sl)) if np.isfinite(sl).any() else np.nan
+        zone_rows.append(row)
+        zone_cells[zid] = (z.rows, z.cols)
     site_rows: list[dict[str, Any]] = []
     if len(prepared.site_xy):
         ss = score_profile(prof, prepared.table.sites(keys), sc.aggregation)
@@ -645,9 +685,7 @@ def _run_profile(
     return _ProfileRun(surface, zone_rows, zone_cells, site_rows)
 
 
-def _name_zones(
-    zones: gpd.GeoDataFrame, sc: Scenario, layers: Mapping[str, gpd.GeoDataFrame]
-) -> gpd.GeoDataFrame:
+def _name_zones(zones: gpd.GeoDataFrame, sc: Scenario, prepared: Prepared) -> gpd.GeoDataFrame:
     if not len(zones):
         for c in (
             "place",
@@ -660,19 +698,28 @@ def _name_zones(
         ):
             zones[c] = pd.Series(dtype=object)
         return zones
-    cities = layers["cities"]
-    iso = cities["iso_a3"] if "iso_a3" in cities.columns else pd.Series("PRK", index=cities.index)
-    places = cities[(iso == "PRK").to_numpy() & cities.geometry.notna().to_numpy()]
-    pxy = np.column_stack([places.geometry.x.to_numpy(), places.geometry.y.to_numpy()])
-    ko = places["name_ko"].tolist() if "name_ko" in places.columns else None
-    c = zones.geometry.centroid
-    pn = place_names(
-        np.column_stack([c.x.to_numpy(), c.y.to_numpy()]),
-        pxy,
-        places["name"].astype(str).tolist(),
-        [k if isinstance(k, str) else None for k in ko] if ko else None,
-        within_km=sc.candidates.name_within_km,
-    )
+    cache = prepared.place_cache
+    within = sc.candidates.name_within_km
+    todo = [i for i, z in enumerate(zones["zone_id"]) if (z, within) not in cache]
+    if todo:
+        cities = prepared.layers["cities"]
+        iso = (
+            cities["iso_a3"] if "iso_a3" in cities.columns else pd.Series("PRK", index=cities.index)
+        )
+        places = cities[(iso == "PRK").to_numpy() & cities.geometry.notna().to_numpy()]
+        pxy = np.column_stack([places.geometry.x.to_numpy(), places.geometry.y.to_numpy()])
+        ko = places["name_ko"].tolist() if "name_ko" in places.columns else None
+        c = zones.geometry.iloc[todo].centroid
+        found = place_names(
+            np.column_stack([c.x.to_numpy(), c.y.to_numpy()]),
+            pxy,
+            places["name"].astype(str).tolist(),
+            [k if isinstance(k, str) else None for k in ko] if ko else None,
+            within_km=within,
+        )
+        for i, p in zip(todo, found, strict=True):
+            cache[(zones["zone_id"].iloc[i], within)] = p
+    pn = [cache[(z, within)] for z in zones["zone_id"]]
     zones["place"] = [p.place for p in pn]
     zones["place_ko"] = [p.place_ko for p in pn]
     zones["place_km"] = [round(p.distance_km, 1) for p in pn]
@@ -731,7 +778,7 @@ def _prioritise(
         if zone_rows
         else gpd.GeoDataFrame({"zone_id": pd.Series(dtype=str)}, geometry=[], crs=crs)
     )
-    zones = _name_zones(zones, sc, prepared.layers)
+    zones = _name_zones(zones, sc, prepared)
     sites = gpd.GeoDataFrame(site_rows, geometry="geometry", crs=crs) if site_rows else None
     parts = [z for z in (zones if len(zones) else None, sites) if z is not None]
     if not parts:

@@ -66,6 +66,8 @@ class Prepared:
     excluded_sites: list[str]
     table: CriteriaTable = dataclasses.field(default_factory=CriteriaTable)
     cell_slope: np.ndarray | None = None
+    #: place names of zones already named, by zone id (ids are location-stable)
+    place_cache: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def cell_index(self) -> np.ndarray:

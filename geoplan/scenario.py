@@ -535,8 +535,17 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _check(value: Any, node: tuple, path: str, errs: list[str]) -> None:
+def _check(
+    value: Any, node: tuple, path: str, errs: list[str], user: bool = False
+) -> None:
+    """Check ``value`` against a schema node; ``user``: a user's overlay (``null`` removes)."""
+    if user and value is None:
+        return
     kind = node[0]
+    if user and kind == "list_of" and node[1] is _PROFILE_CRITERION and isinstance(value, Mapping):
+        for k, v in value.items():  # the mapping form: {criterion name: item}
+            _check(v, node[1], f"{path}.{k}", errs, user)
+        return
     if kind == "map":
         if not isinstance(value, Mapping):
             errs.append(f"{path}: must be a mapping, got {type(value).__name__}")
@@ -546,7 +555,7 @@ def _check(value: Any, node: tuple, path: str, errs: list[str]) -> None:
             if k not in spec:
                 errs.append(f"{path}.{k}: unknown key" + _suggest(str(k), list(spec)))
             else:
-                _check(v, spec[k], f"{path}.{k}", errs)
+                _check(v, spec[k], f"{path}.{k}", errs, user)
     elif kind == "dict_of":
         if not isinstance(value, Mapping):
             errs.append(f"{path}: must be a mapping, got {type(value).__name__}")
@@ -555,7 +564,7 @@ def _check(value: Any, node: tuple, path: str, errs: list[str]) -> None:
             if not isinstance(k, str):
                 errs.append(f"{path}: key {_short(k)} must be text")
                 continue
-            _check(v, node[1], f"{path}.{k}", errs)
+            _check(v, node[1], f"{path}.{k}", errs, user)
     elif kind == "dict_any":
         if not isinstance(value, Mapping):
             errs.append(f"{path}: must be a mapping, got {type(value).__name__}")
@@ -564,7 +573,7 @@ def _check(value: Any, node: tuple, path: str, errs: list[str]) -> None:
             errs.append(f"{path}: must be a list, got {type(value).__name__}")
             return
         for i, v in enumerate(value):
-            _check(v, node[1], f"{path}[{i}]", errs)
+            _check(v, node[1], f"{path}[{i}]", errs, user)
     elif kind == "str":
         if not isinstance(value, str):
             errs.append(f"{path}: must be text, got {_short(value)}")
@@ -940,7 +949,7 @@ def load_scenario(
         source = str(p)
     if user:
         errs: list[str] = []
-        _check(user, ("map", SCHEMA), "scenario", errs)
+        _check(user, ("map", SCHEMA), "scenario", errs, user=True)
         if errs:
             raise ScenarioError([e.replace("scenario.", "", 1) for e in errs])
         data = merge(base, _resolve_paths(user, folder))
@@ -954,7 +963,7 @@ def load_scenario(
         ov_errs: list[str] = []
         for k, v in overrides.items():
             nested = _resolve_paths(_nested(k, v), folder)
-            _check(nested, ("map", SCHEMA), "scenario", ov_errs)
+            _check(nested, ("map", SCHEMA), "scenario", ov_errs, user=True)
             data = merge(data, nested)
         if ov_errs:
             raise ScenarioError([e.replace("scenario.", "", 1) for e in ov_errs])

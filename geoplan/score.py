@@ -57,9 +57,11 @@ def transform_table(raw: np.ndarray, transforms: Sequence[Mapping[str, Any]]) ->
     [0.0, 0.5, 1.0]
     """
     raw = np.asarray(raw, dtype=float)
-    cols = [mcda.transform(raw[:, j], t) for j, t in enumerate(transforms)]
-    s = np.column_stack(cols) if cols else np.zeros((raw.shape[0], 0))
-    return np.clip(np.nan_to_num(s, nan=0.0), 0.0, 1.0)
+    s = np.empty((raw.shape[0], len(transforms)))
+    for j, t in enumerate(transforms):
+        s[:, j] = mcda.transform(raw[:, j], t)
+    np.nan_to_num(s, copy=False, nan=0.0)
+    return np.clip(s, 0.0, 1.0, out=s)
 
 
 def constraint_fail(raw: np.ndarray, min_values: Sequence[float | None]) -> np.ndarray:
