@@ -535,9 +535,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _check(
-    value: Any, node: tuple, path: str, errs: list[str], user: bool = False
-) -> None:
+def _check(value: Any, node: tuple, path: str, errs: list[str], user: bool = False) -> None:
     """Check ``value`` against a schema node; ``user``: a user's overlay (``null`` removes)."""
     if user and value is None:
         return
