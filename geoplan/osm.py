@@ -149,6 +149,24 @@ def _tidy(gdf: gpd.GeoDataFrame, keep: list[str], confidence: str = "osm") -> gp
     return out.to_crs(settings.work_crs)
 
 
+def _as_default_lines(gdf: gpd.GeoDataFrame, kind_col: str) -> gpd.GeoDataFrame:
+    """Give imported lines the fields of the default ``roads``/``railways`` specs.
+
+    ``name`` falls back to the ``ref`` and then the class (``primary``,
+    ``rail``) where OSM has none; ``schematic`` is False (surveyed geometry,
+    not straight lines between towns), so a scenario can replace the default
+    layer with the import.
+    """
+    out = gdf.copy()
+    name = out["name"] if "name" in out.columns else pd.Series(None, index=out.index, dtype=object)
+    for fallback in ("ref", kind_col):
+        if fallback in out.columns:
+            name = name.where(name.notna() & (name.astype(str) != ""), out[fallback])
+    out["name"] = name.fillna("unnamed").astype(str)
+    out["schematic"] = False
+    return out
+
+
 def import_extract(
     extract: str | Path,
     out_dir: str | Path,
@@ -239,10 +257,11 @@ def import_extract(
     roads = roads.rename(columns={"travel_time": "travel_time_s", "length": "length_m"})
     for c in ("speed_kph", "travel_time_s", "length_m"):
         roads[c] = roads[c].astype(float)
-    layers: dict[str, gpd.GeoDataFrame] = {"roads": roads}
+    layers: dict[str, gpd.GeoDataFrame] = {"roads": _as_default_lines(roads, "highway")}
     rail = feats["railways"]
-    layers["railways"] = _tidy(rail[rail.geom_type.isin(["LineString", "MultiLineString"])],
-                               ["id", "railway", "name", "usage", "gauge"])  # fmt: skip
+    rails = _tidy(rail[rail.geom_type.isin(["LineString", "MultiLineString"])],
+                  ["id", "railway", "name", "usage", "gauge"])  # fmt: skip
+    layers["railways"] = _as_default_lines(rails, "railway")
     ports = feats["ports"]
     layers["ports"] = _tidy(ports, ["id", "name", "harbour", "landuse", "industrial", "port"])
     power = feats["power"]

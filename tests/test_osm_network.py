@@ -222,3 +222,27 @@ def test_imported_layers_plug_into_a_scenario(tmp_path):
     # speeds come from the imported speed_kph column
     assert np.allclose(np.sort(np.unique(np.round(net.length_m / net.time_s * 3.6))),
                        np.sort(np.unique(np.round(roads["speed_kph"]))))  # fmt: skip
+
+
+def test_imported_roads_replace_the_default_layers(tmp_path):
+    """OSM roads and railways meet the default specs, so a scenario can swap them in."""
+    import pyogrio
+
+    from geoplan import pipeline
+
+    res = osm.import_extract(write_xml(tmp_path / "t.osm"), tmp_path / "o")
+    gpkg = res["outputs"]["geopackage"]
+    roads = pyogrio.read_dataframe(gpkg, layer="roads")
+    assert (~roads["schematic"].astype(bool)).all() and roads["name"].notna().all()
+    sc = tmp_path / "osm.yaml"
+    sc.write_text(
+        f"layers: {{roads: '{gpkg}::roads', osm_industrial: '{gpkg}::industrial'}}\n"
+        "grid: {resolution_m: 2000}\ncandidates: {zones_per_belt: 1}\n"
+    )
+    checked = pipeline.check(sc)
+    assert checked.layers["roads"].layer == "roads"
+    r = pipeline.run(sc, profiles=["labour_intensive"])
+    assert len(r.layers["roads"]) == res["counts"]["roads"]
+    written = r.write(tmp_path / "out", only=["gpkg"])
+    names = {str(x[0]) for x in pyogrio.list_layers(written["geopackage"])}
+    assert {"roads", "osm_industrial", "zones", "sites"} <= names  # every named layer travels
