@@ -292,3 +292,19 @@ def test_cli_flags_after_subcommand_only_profile_bbox(tmp_path):
                                     str(tmp_path / "e"), "-q"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "ranking:" in res.output and "ranking.csv" in res.output
+
+
+def test_a_site_in_the_sea_is_refused_by_name(tmp_path):
+    zones = geoplan.load("economic_zones").to_crs(4326).head(3).copy()
+    zones.loc[zones.index[1], "geometry"] = shapely.Point(124.2, 37.9)  # Yellow Sea
+    zones.loc[zones.index[1], "name"] = "Offshore Test Zone"
+    zones.to_file(tmp_path / "sites.gpkg")
+    with pytest.raises(geoplan.LayerValidationError) as err:
+        pipeline.run({"layers": {"economic_zones": str(tmp_path / "sites.gpkg")}},
+                     grid={"resolution_m": 5000})  # fmt: skip
+    (line,) = err.value.lines()
+    assert "site 'Offshore Test Zone' lies" in line and "km off DPRK land" in line
+    km = float(line.split(" lies ")[1].split(" km")[0])
+    prk = geoplan.regions.dprk_polygon(geoplan.load("boundaries"))
+    pt = gpd.GeoSeries([shapely.Point(124.2, 37.9)], crs=4326).to_crs(5179).iloc[0]
+    assert km == pytest.approx(prk.distance(pt) / 1000, abs=0.05)
