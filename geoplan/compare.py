@@ -144,7 +144,7 @@ def diff(
     ...     geometry=[g(0), g(50_000)], crs=5179)
     >>> B = A.assign(zone_id=["b1", "b2"], score=[0.7, 0.95], rank_in_belt=[2, 1])
     >>> diff(A, B, top_k=1).table[["zone_id_a", "zone_id_b", "status", "top_k"]].values.tolist()
-    [['a1', 'b1', 'moved', 'left'], ['a2', 'b2', 'moved', 'entered']]
+    [['a2', 'b2', 'moved', 'entered'], ['a1', 'b1', 'moved', 'left']]
     """
     threshold_m = threshold_km * 1000.0
     rows = []

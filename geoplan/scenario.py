@@ -287,8 +287,8 @@ class Scenario:
     >>> sc.grid.resolution_m
     250.0
     >>> sc2 = sc.replace("profiles.labour_intensive.criteria.labour_pool.weight", 0.6)
-    >>> round(float(sc2.profiles["labour_intensive"].weights[0]), 3)
-    0.5
+    >>> round(float(sc2.profiles["labour_intensive"].weights[0]), 3)  # 0.6 / 1.25
+    0.48
     """
 
     name: str

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import shapely
@@ -32,7 +32,14 @@ from scipy import ndimage
 
 from geoplan.grid import Grid
 
-__all__ = ["Zone", "bearing_name", "grow_zones", "place_names", "zone_id"]
+__all__ = [
+    "Zone",
+    "bearing_name",
+    "grow_round_robin",
+    "grow_zones",
+    "place_names",
+    "zone_id",
+]
 
 
 @dataclasses.dataclass
@@ -64,6 +71,80 @@ def _ordered(score: np.ndarray, flat_free: np.ndarray, start: int, count: int) -
         part = np.arange(len(flat_free))
     order = part[np.lexsort((flat_free[part], -vals[part]))]
     return flat_free[order[start:stop]]
+
+
+class _Seeds:
+    """Free cells of one mask, best first, produced in growing batches."""
+
+    def __init__(self, score: np.ndarray, free: np.ndarray, need: int) -> None:
+        self.score = score
+        self.flat_free = np.flatnonzero(free)
+        self.batch = max(4096, 64 * need)
+        self.start = 0
+        self.chunk = self.flat_free[:0]
+        self.pos = 0
+
+    def __iter__(self) -> Iterator[int]:
+        while True:
+            if self.pos >= len(self.chunk):
+                if self.start >= len(self.flat_free):
+                    return
+                self.chunk = _ordered(self.score, self.flat_free, self.start, self.batch)
+                self.start += self.batch
+                self.batch *= 4
+                self.pos = 0
+            self.pos += 1
+            yield int(self.chunk[self.pos - 1])
+
+
+class _Grower:
+    """Zone growing state shared by the masks (belts) of one surface."""
+
+    def __init__(self, score: np.ndarray, grid: Grid, target_km2: float, min_spacing_m: float,
+                 taken: np.ndarray | None) -> None:  # fmt: skip
+        self.score, self.grid = score, grid
+        self.cell_km2 = (grid.res / 1000.0) ** 2
+        self.need = max(1, round(target_km2 / self.cell_km2))
+        self.radius = 1.5 * math.sqrt(self.need / math.pi)
+        self.finite = np.isfinite(score)
+        self.blocked = np.zeros(score.shape, dtype=bool) if taken is None else taken
+        # squares whose centres are d apart are at least d - sqrt(2)*res apart edge to edge
+        self.reach = min_spacing_m / grid.res + math.sqrt(2.0)
+        self.spacing_cells = math.ceil(self.reach)
+
+    def seeds(self, allowed: np.ndarray) -> tuple[np.ndarray, Iterator[int]]:
+        free = allowed & self.finite & ~self.blocked
+        return free, iter(_Seeds(self.score, free, self.need))
+
+    def next_zone(self, free: np.ndarray, seeds: Iterator[int]) -> Zone | None:
+        h, w = self.score.shape
+        blocked = self.blocked
+        for flat in seeds:
+            r0, c0 = divmod(flat, w)
+            if blocked[r0, c0]:
+                continue
+            cells = _grow(self.score, free, blocked, r0, c0, self.need, self.radius)
+            if cells is None:
+                blocked[r0, c0] = True
+                continue
+            rows, cols = cells
+            sc = self.spacing_cells
+            r_lo, r_hi = max(rows.min() - sc, 0), min(rows.max() + sc + 1, h)
+            c_lo, c_hi = max(cols.min() - sc, 0), min(cols.max() + sc + 1, w)
+            local = np.zeros((r_hi - r_lo, c_hi - c_lo), dtype=bool)
+            local[rows - r_lo, cols - c_lo] = True
+            blocked[r_lo:r_hi, c_lo:c_hi] |= ndimage.distance_transform_edt(~local) < self.reach
+            vals = self.score[rows, cols]
+            return Zone(
+                rows=rows,
+                cols=cols,
+                seed=(r0, c0),
+                geometry=self.grid.cell_polygons(rows, cols),
+                area_km2=len(rows) * self.cell_km2,
+                mean_score=float(vals.mean()),
+                min_score=float(vals.min()),
+            )
+        return None
 
 
 def grow_zones(
@@ -109,58 +190,61 @@ def grow_zones(
     >>> sorted(zip(z[0].rows.tolist(), z[0].cols.tolist())), z[0].area_km2
     ([(2, 2), (2, 3), (3, 2)], 3.0)
     """
-    cell_km2 = (grid.res / 1000.0) ** 2
-    need = max(1, round(target_km2 / cell_km2))
-    radius_cells = 1.5 * math.sqrt(need / math.pi)
-    free = allowed & np.isfinite(score)
-    if taken is not None:
-        free &= ~taken
-    blocked = np.zeros_like(free) if taken is None else taken
-    flat_free = np.flatnonzero(free)
-    # squares whose centres are d apart are at least d - sqrt(2)*res apart edge to edge
-    reach = min_spacing_m / grid.res + math.sqrt(2.0)
-    spacing_cells = math.ceil(reach)
+    g = _Grower(score, grid, target_km2, min_spacing_m, taken)
+    free, seeds = g.seeds(allowed)
     zones: list[Zone] = []
-    h, w = score.shape
-    batch = max(4096, 64 * need)
-    start = 0
-    while len(zones) < n and start < len(flat_free):
-        chunk = _ordered(score, flat_free, start, batch)
-        start += batch
-        batch *= 4
-        for flat in chunk:
-            if len(zones) >= n:
-                break
-            r0, c0 = divmod(int(flat), w)
-            if blocked[r0, c0]:
-                continue
-            cells = _grow(score, free & ~blocked, r0, c0, need, radius_cells)
-            if cells is None:
-                blocked[r0, c0] = True
-                continue
-            rows, cols = cells
-            r_lo, r_hi = max(rows.min() - spacing_cells, 0), min(rows.max() + spacing_cells + 1, h)
-            c_lo, c_hi = max(cols.min() - spacing_cells, 0), min(cols.max() + spacing_cells + 1, w)
-            local = np.zeros((r_hi - r_lo, c_hi - c_lo), dtype=bool)
-            local[rows - r_lo, cols - c_lo] = True
-            blocked[r_lo:r_hi, c_lo:c_hi] |= ndimage.distance_transform_edt(~local) < reach
-            vals = score[rows, cols]
-            zones.append(
-                Zone(
-                    rows=rows,
-                    cols=cols,
-                    seed=(r0, c0),
-                    geometry=grid.cell_polygons(rows, cols),
-                    area_km2=len(rows) * cell_km2,
-                    mean_score=float(vals.mean()),
-                    min_score=float(vals.min()),
-                )
-            )
+    while len(zones) < n:
+        z = g.next_zone(free, seeds)
+        if z is None:
+            break
+        zones.append(z)
     return zones
 
 
+def grow_round_robin(
+    score: np.ndarray,
+    masks: Mapping[str, np.ndarray],
+    grid: Grid,
+    *,
+    n: int,
+    target_km2: float,
+    min_spacing_m: float,
+) -> list[tuple[str, Zone]]:
+    """Up to ``n`` zones per mask, grown round robin: every mask's 1st zone, then every 2nd ...
+
+    Spacing holds across masks (one blocked set), and asking for more zones
+    never changes the zones a smaller ``n`` gave, whatever the order of the
+    masks: zone k of a belt depends only on zones 1..k of every belt.
+
+    Returns
+    -------
+    list of (mask name, Zone)
+    """
+    g = _Grower(score, grid, target_km2, min_spacing_m, None)
+    state = {}
+    out: list[tuple[str, Zone]] = []
+    for _ in range(n):
+        for name, allowed in masks.items():
+            if name not in state:
+                state[name] = g.seeds(allowed)
+            if state[name] is None:
+                continue
+            z = g.next_zone(*state[name])
+            if z is None:
+                state[name] = None
+                continue
+            out.append((name, z))
+    return out
+
+
 def _grow(
-    score: np.ndarray, free: np.ndarray, r0: int, c0: int, need: int, radius: float
+    score: np.ndarray,
+    free: np.ndarray,
+    blocked: np.ndarray,
+    r0: int,
+    c0: int,
+    need: int,
+    radius: float,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     h, w = score.shape
     seen = {(r0, c0)}
@@ -176,6 +260,7 @@ def _grow(
                 and 0 <= cc < w
                 and (rr, cc) not in seen
                 and free[rr, cc]
+                and not blocked[rr, cc]
                 and (rr - r0) ** 2 + (cc - c0) ** 2 <= radius * radius
             ):
                 seen.add((rr, cc))
@@ -261,10 +346,10 @@ def place_names(
 
     Examples
     --------
-    >>> pn = place_names(np.array([[0.0, 0.0], [12_000.0, -1000.0]]), np.array([[0.0, 1000.0]]),
+    >>> pn = place_names(np.array([[0.0, 0.0], [8_000.0, -7000.0]]), np.array([[0.0, 1000.0]]),
     ...                  ["Nampo"])
     >>> [p.text() for p in pn]
-    ['Nampo', '12 km SE of Nampo']
+    ['Nampo', '11 km SE of Nampo']
     """
     from scipy.spatial import cKDTree
 
