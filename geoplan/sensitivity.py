@@ -640,7 +640,7 @@ def plot_one_at_a_time(
         fig, axes = plt.subplots(
             nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False, sharey=True
         )
-        nmax = int(g["rank"].max())
+        nmax = int(g.loc[g["zone_id"].isin(lead), "rank"].max())
         for ax, cname in zip(axes.ravel(), crit, strict=False):
             gc = g[g["criterion"] == cname]
             for i, zid in enumerate(lead):
@@ -656,7 +656,7 @@ def plot_one_at_a_time(
             ax.axvline(1.0, color="#999", linewidth=0.8)
             ax.set_title(cname, fontsize=9)
             ax.set_xlabel("weight / scenario weight", fontsize=8)
-            ax.set_ylim(min(nmax, max(top + 2, 5)) + 0.5, 0.5)
+            ax.set_ylim(max(nmax, top + 1) + 0.5, 0.5)
             ax.yaxis.get_major_locator().set_params(integer=True)
         for ax in axes.ravel()[len(crit) :]:
             ax.axis("off")
