@@ -156,9 +156,10 @@ def ahp_draws(
     Each upper-triangle judgement moves one step up or down Saaty's scale
     (:data:`SAATY_SCALE`, clamped at 1/9 and 9) with probability
     ``step_prob`` (up and down equally likely); the lower triangle holds
-    the reciprocals. The weights are :func:`geoplan.mcda.ahp`'s principal
-    eigenvector; draws with a consistency ratio above 0.10 are rejected and
-    counted, and drawing goes on until ``draws`` are accepted.
+    the reciprocals. The weights are the principal eigenvector, as in
+    :func:`geoplan.mcda.ahp` (computed for a batch of matrices at once);
+    draws with a consistency ratio above 0.10 are rejected and counted, and
+    drawing goes on until ``draws`` are accepted.
 
     Raises
     ------
@@ -192,20 +193,37 @@ def ahp_draws(
         up = rng.random((batch, len(base))) < 0.5
         idx = np.clip(base_idx + np.where(up, 1, -1), 0, len(SAATY_SCALE) - 1)
         vals = np.where(moved, SAATY_SCALE[idx], base[None, :])
-        for row in vals:  # one small eigenproblem per draw (not per candidate)
-            tried += 1
-            m = np.ones((n, n))
-            m[iu] = row
-            m[(iu[1], iu[0])] = 1.0 / row
-            res = mcda.ahp(m)
-            if res.consistent:
-                accepted.append(res.weights)
-                if len(accepted) == draws:
-                    break
-            else:
-                rejected += 1
+        mats = np.ones((batch, n, n))
+        mats[:, iu[0], iu[1]] = vals
+        mats[:, iu[1], iu[0]] = 1.0 / vals
+        wts, cr = _ahp_batch(mats)
+        tried += batch
+        ok = cr <= 0.10  # mcda.AHPResult.consistent
+        take = np.flatnonzero(ok)[: draws - len(accepted)]
+        if len(take) < draws - len(accepted):
+            rejected += int((~ok).sum())
+        else:  # count rejections only up to the last draw used
+            rejected += int((~ok[: take[-1] + 1]).sum()) if len(take) else 0
+        accepted.extend(wts[take])
     w = np.column_stack(accepted) if accepted else np.zeros((n, 0))
     return w, rejected
+
+
+def _ahp_batch(mats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`geoplan.mcda.ahp` on a stack (B, n, n): weights (B, n) and consistency ratios."""
+    b, n, _ = mats.shape
+    if n <= 2:
+        w = mats[:, :, 0] / mats[:, :, 0].sum(axis=1, keepdims=True)
+        return w, np.zeros(b)
+    vals, vecs = np.linalg.eig(mats)
+    k = np.argmax(vals.real, axis=1)
+    rows = np.arange(b)
+    w = np.abs(vecs[rows, :, k].real)
+    w = w / w.sum(axis=1, keepdims=True)
+    lam = vals[rows, k].real
+    ri = mcda.RANDOM_INDEX.get(n, 1.59)
+    cr = (lam - n) / (n - 1) / ri if ri else np.zeros(b)
+    return w, cr
 
 
 def weight_draws(profile: Any, sens: Any, draws: int, seed: int) -> tuple[np.ndarray, int]:
