@@ -9,6 +9,7 @@ import click
 
 from geoplan.cli._common import handle_errors, quiet, verbosity
 from geoplan.cli.run import load, scenario_options
+from geoplan.scenario import BELT_NAMES, INLAND
 
 __all__ = ["register", "sensitivity_table", "summary_lines", "write_sensitivity"]
 
@@ -98,13 +99,17 @@ def summary_lines(res: Any, top: int = 3) -> list[str]:
         sub = df[df["profile"] == pname]
         if not len(sub):
             continue
-        lines.append(f"{pname}")
-        for belt, g in sub.groupby("belt", sort=False):
-            g = g[g["rank_in_belt"].notna()].head(top)
+        lines.append(f"{pname}  (rank in belt, name, P(in the belt's top {k}), rank over draws)")
+        order = [*BELT_NAMES, INLAND]
+        belts = [b for b in order if b in set(sub["belt"])]
+        belts += sorted(set(sub["belt"]) - set(order))
+        for belt in belts:
+            g = sub[(sub["belt"] == belt).to_numpy() & sub["rank_in_belt"].notna().to_numpy()]
+            g = g.head(top)
             for _, r in g.iterrows():
-                name = str(r.get("name", ""))[:34]
+                name = str(r.get("name", ""))[:40]
                 lines.append(
-                    f"  {belt:<11} {int(r['rank_in_belt']):>2}  {name:<34} "
+                    f"  {belt:<11} {int(r['rank_in_belt']):>2}  {name:<40} "
                     f"P(top {k}) {r['p_top_k']:.2f}  median {_fmt_rank(r['rank_median'])}  "
                     f"5-95 % {_fmt_rank(r['rank_p05'])}-{_fmt_rank(r['rank_p95'])}"
                 )
