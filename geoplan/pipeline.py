@@ -913,7 +913,7 @@ class Session:
 
             with timer("sensitivity"):
                 pre = _prioritise(zone_rows, site_rows, sc, prepared)
-                sens = S.monte_carlo(pre, sc, draws=draws)
+                sens = S.monte_carlo(pre, sc, draws=draws, prepared=prepared, keys=keys)
                 robust = sens.table
                 summary = sens.summary
         with timer("prioritise"):

@@ -25,9 +25,9 @@ def main(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from geoplan.cli import diff, export, layers, osm, run, scenario
+    from geoplan.cli import diff, export, layers, osm, run, scenario, sensitivity
 
-    for mod in (run, scenario, layers, export, osm, diff):
+    for mod in (run, scenario, layers, export, osm, diff, sensitivity):
         mod.register(main)
 
 
