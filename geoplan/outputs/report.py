@@ -325,6 +325,14 @@ def _summary(cx: _Ctx) -> str:
     return "\n".join(out)
 
 
+def _why(reason: str) -> str:
+    """A reason without its "Phase 1 (foundation), priority 3: " lead (the table shows both)."""
+    head, sep, rest = reason.partition(": ")
+    if sep and any(ch.isdigit() for ch in head) and len(head) < 60:
+        return rest[:1].upper() + rest[1:]
+    return reason
+
+
 def _in_corridor(lon: float, lat: float) -> bool:
     lo0, lo1, la0, la1 = CORRIDOR
     return lo0 <= lon <= lo1 and la0 <= lat <= la1
@@ -430,7 +438,7 @@ def _first(cx: _Ctx) -> str:
                     _e(cx.blabel(row["belt"])),
                     _e(cx.plabel(row["profile"])),
                     _f2(row["score"]),
-                    f"<span class='reason'>{_e(row['reason'])}</span>",
+                    f"<span class='reason'>{_e(_why(row['reason']))}</span>",
                 )
                 for row in g
             ]
@@ -545,24 +553,54 @@ def _belt_map(cx: _Ctx, belt: str, zones: list[dict[str, Any]], sites: np.ndarra
             f"<rect x='{x - 3.5:.1f}' y='{y - 3.5:.1f}' width='7' height='7' fill='#8c8c8c' "
             "stroke='#fff' stroke-width='0.8'/>"
         )
+    labels: list[str] = []
+    cities = res.layers.get("cities")
+    if cities is not None and len(cities) and "population" in cities.columns:
+        cxy = shapely.get_coordinates(shapely.centroid(cities.geometry.values))
+        inb = (cxy[:, 0] >= minx) & (cxy[:, 0] <= maxx) & (cxy[:, 1] >= miny) & (cxy[:, 1] <= maxy)
+        if "iso_a3" in cities.columns:
+            inb &= (cities["iso_a3"].astype(str) == "PRK").to_numpy()
+        pop = pd.to_numeric(cities["population"], errors="coerce").to_numpy(dtype=float)
+        names = cities["name"].astype(str).to_numpy()
+        kos = cities["name_ko"].to_numpy() if "name_ko" in cities.columns else [None] * len(names)
+        idx = [i for i in np.argsort(-np.nan_to_num(pop, nan=0)) if inb[i]][:6]
+        for i in idx:
+            ((x, y),) = tx(cxy[i : i + 1])
+            name = _str(kos[i]) if cx.lang == "ko" and _str(kos[i]) else names[i]
+            anchor = "end" if x > width * 0.6 else "start"
+            dx = -4 if anchor == "end" else 4
+            svg.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='2' fill='#444'/>")
+            labels.append(
+                f"<text x='{x + dx:.1f}' y='{y - 3:.1f}' font-size='10' fill='#333' "
+                f"text-anchor='{anchor}' stroke='#fff' stroke-width='2.5' paint-order='stroke'>"
+                f"{_e(name)}</text>"
+            )
     placed: list[tuple[float, float]] = []
     rad = 8.0
-    for row in sorted(zones, key=lambda row: -row["rank_in_belt"]):
-        ((x, y),) = tx(np.array([row["xy"]], dtype=float))
-        for k in range(24):  # nudge markers that would cover one another
-            if all((x - a) ** 2 + (y - b) ** 2 >= (1.7 * rad) ** 2 for a, b in placed):
+    for row in sorted(zones, key=lambda row: row["rank_in_belt"]):
+        ((x0, y0),) = tx(np.array([row["xy"]], dtype=float))
+        x, y = x0, y0
+        for k in range(1, 60):  # spiral out of markers drawn already
+            if all((x - a) ** 2 + (y - b) ** 2 >= (2 * rad) ** 2 for a, b in placed):
                 break
-            ang = k * 2.4
-            x, y = x + 1.1 * rad * math.cos(ang), y + 1.1 * rad * math.sin(ang)
+            ang, dist = k * 2.39996, 1.6 * rad * math.sqrt(k)
+            x, y = x0 + dist * math.cos(ang), y0 + dist * math.sin(ang)
         placed.append((x, y))
         fill, ink = cx.colour.get(row["profile"], _OKABE_ITO[-1])
         title = _e(f"{row['label']} · {cx.plabel(row['profile'])} · {_f2(row['score'])}")
-        svg.append(
-            f"<g><title>{title}</title><circle cx='{x:.1f}' cy='{y:.1f}' r='{rad}' fill='{fill}' "
-            f"stroke='#222' stroke-width='0.7'/><text x='{x:.1f}' y='{y + 3.6:.1f}' "
-            f"font-size='10' font-weight='bold' text-anchor='middle' fill='{ink}'>"
-            f"{int(row['rank_in_belt'])}</text></g>"
+        lead = (
+            f"<path d='M{x0:.1f},{y0:.1f}L{x:.1f},{y:.1f}' stroke='#222' stroke-width='0.8'/>"
+            f"<circle cx='{x0:.1f}' cy='{y0:.1f}' r='1.8' fill='#222'/>"
+            if (x, y) != (x0, y0)
+            else ""
         )
+        svg.append(
+            f"<g><title>{title}</title>{lead}<circle cx='{x:.1f}' cy='{y:.1f}' r='{rad}' "
+            f"fill='{fill}' stroke='#222' stroke-width='0.7'/><text x='{x:.1f}' "
+            f"y='{y + 3.6:.1f}' font-size='10' font-weight='bold' text-anchor='middle' "
+            f"fill='{ink}'>{row['rank_in_belt']}</text></g>"
+        )
+    svg.extend(labels)  # place names above the markers, with a white halo
     # scale bar: a round number of km near a fifth of the width
     target = (maxx - minx) / 5 / 1000
     km = next(v for v in (10, 20, 25, 50, 100, 200, 250, 500, 1000) if v >= target * 0.6)
@@ -641,41 +679,41 @@ def _maps(cx: _Ctx) -> str:
 # --------------------------------------------------------------------------- method
 
 
-def _transform_words(tr: Mapping[str, Any], lang: str) -> str:
-    kind = str(tr.get("type", ""))
-    if kind == "linear":
-        key = (
-            "report.transform.falling"
-            if tr.get("direction") == "falling"
-            else ("report.transform.rising")
-        )
-        return t(key, lang, low=_num(tr.get("low", 0)), high=_num(tr.get("high", 1)))
-    if kind == "sigmoid":
-        key = (
-            "report.transform.sigmoid_falling"
-            if tr.get("direction") == "falling"
-            else ("report.transform.sigmoid")
-        )
-        return t(key, lang, midpoint=_num(tr.get("midpoint", 0)))
-    if kind == "gaussian":
-        return t("report.transform.gaussian", lang, ideal=_num(tr.get("ideal", 0)))
-    return t("report.transform.other", lang, type=kind)
-
-
-def _unit(spec: Any, lang: str) -> str:
+def _scale(spec: Any, lang: str) -> tuple[float, str]:
+    """Divisor and unit in which a criterion's raw values are shown (distances in km)."""
     kind = getattr(spec, "kind", "")
     if kind == "distance_to":
-        return t("unit.m", lang)
+        return 1000.0, t("unit.km", lang)
     if kind == "population_within":
-        return t("unit.people", lang)
+        return 1.0, t("unit.people", lang)
     field = str(getattr(spec, "params", {}).get("field", ""))
     if field.endswith("_mt_per_year"):
-        return t("unit.mt_per_year", lang)
+        return 1.0, t("unit.mt_per_year", lang)
     if field.endswith("_mw"):
-        return "MW"
+        return 1.0, "MW"
     unit = str(getattr(spec, "unit", "") or "")
     key = f"unit.{unit}"
-    return t(key, lang) if key in catalogue() else unit
+    return 1.0, (t(key, lang) if key in catalogue() else unit)
+
+
+def _transform_words(tr: Mapping[str, Any], spec: Any, lang: str) -> str:
+    div, unit = _scale(spec, lang)
+
+    def v(key: str, default: float = 0.0) -> str:
+        x = _num(float(tr.get(key, default)) / div)
+        return f"{x} {unit}".strip()
+
+    kind = str(tr.get("type", ""))
+    falling = tr.get("direction") == "falling"
+    if kind == "linear":
+        key = "report.transform.falling" if falling else "report.transform.rising"
+        return t(key, lang, low=v("low"), high=v("high", 1.0))
+    if kind == "sigmoid":
+        key = "report.transform.sigmoid_falling" if falling else "report.transform.sigmoid"
+        return t(key, lang, midpoint=v("midpoint"))
+    if kind == "gaussian":
+        return t("report.transform.gaussian", lang, ideal=v("ideal"))
+    return t("report.transform.other", lang, type=kind)
 
 
 def _rule_words(cx: _Ctx, when: Mapping[str, Any]) -> str:
@@ -799,7 +837,7 @@ def _method(cx: _Ctx) -> str:
         rows.append(
             (
                 _e(cx.clabel(c)),
-                _e(_unit(spec, lang)),
+                _e(_scale(spec, lang)[1]),
                 _e(cx.layer_label(spec.layer)) if spec.layer else "",
                 _e(", ".join(users)),
             )
@@ -830,7 +868,7 @@ def _method(cx: _Ctx) -> str:
             (
                 _e(cx.clabel(pc.criterion)),
                 f"{float(w):.2f}",
-                _e(_transform_words(pc.transform, lang)),
+                _e(_transform_words(pc.transform, sc.criteria.get(pc.criterion), lang)),
             )
             for pc, w in zip(prof.criteria, prof.weights, strict=True)
         ]
