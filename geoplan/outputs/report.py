@@ -279,9 +279,10 @@ def _summary(cx: _Ctx) -> str:
             continue
         row = g[0]
         label = t("phase.label", lang, phase=ph, name=t(f"phase.name.{ph}", lang))
+        word = _lower_first(t("report.col.score", lang), lang)
         firsts.append(
             f"<li><b>{_e(label)}</b>: {_e(row['label'])} ({_e(cx.blabel(row['belt']))}, "
-            f"{_e(cx.plabel(row['profile']))}, {_e(t('report.col.score', lang))} "
+            f"{_e(cx.plabel(row['profile']))}, {_e(word)} "
             f"{_f2(row['score'])})</li>"
         )
     if firsts:
