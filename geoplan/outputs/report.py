@@ -576,7 +576,10 @@ def _belt_map(cx: _Ctx, belt: str, zones: list[dict[str, Any]], sites: np.ndarra
                 f"text-anchor='{anchor}' stroke='#fff' stroke-width='2.5' paint-order='stroke'>"
                 f"{_e(name)}</text>"
             )
+    svg.extend(labels)  # place names under the markers: rank numbers matter more
     placed: list[tuple[float, float]] = []
+    leads: list[str] = []
+    marks: list[str] = []
     rad = 8.0
     for row in sorted(zones, key=lambda row: row["rank_in_belt"]):
         ((x0, y0),) = tx(np.array([row["xy"]], dtype=float))
@@ -589,19 +592,19 @@ def _belt_map(cx: _Ctx, belt: str, zones: list[dict[str, Any]], sites: np.ndarra
         placed.append((x, y))
         fill, ink = cx.colour.get(row["profile"], _OKABE_ITO[-1])
         title = _e(f"{row['label']} · {cx.plabel(row['profile'])} · {_f2(row['score'])}")
-        lead = (
-            f"<path d='M{x0:.1f},{y0:.1f}L{x:.1f},{y:.1f}' stroke='#222' stroke-width='0.8'/>"
-            f"<circle cx='{x0:.1f}' cy='{y0:.1f}' r='1.8' fill='#222'/>"
-            if (x, y) != (x0, y0)
-            else ""
-        )
-        svg.append(
-            f"<g><title>{title}</title>{lead}<circle cx='{x:.1f}' cy='{y:.1f}' r='{rad}' "
+        if (x, y) != (x0, y0):
+            leads.append(
+                f"<path d='M{x0:.1f},{y0:.1f}L{x:.1f},{y:.1f}' stroke='#222' "
+                f"stroke-width='0.8'/><circle cx='{x0:.1f}' cy='{y0:.1f}' r='1.8' fill='#222'/>"
+            )
+        marks.append(
+            f"<g><title>{title}</title><circle cx='{x:.1f}' cy='{y:.1f}' r='{rad}' "
             f"fill='{fill}' stroke='#222' stroke-width='0.7'/><text x='{x:.1f}' "
             f"y='{y + 3.6:.1f}' font-size='10' font-weight='bold' text-anchor='middle' "
             f"fill='{ink}'>{row['rank_in_belt']}</text></g>"
         )
-    svg.extend(labels)  # place names above the markers, with a white halo
+    svg.extend(leads)  # leader lines under every marker
+    svg.extend(marks)
     # scale bar: a round number of km near a fifth of the width
     target = (maxx - minx) / 5 / 1000
     km = next(v for v in (10, 20, 25, 50, 100, 200, 250, 500, 1000) if v >= target * 0.6)
