@@ -11,14 +11,17 @@ scenario is HTML-escaped. It must not decide anything (ranks, phases and
 priorities come from the run), write files other than through
 :func:`write_report`, read the network, or print file-system paths.
 
-Charts are inline SVG written here, not matplotlib images. Why:
+Charts and the locator maps are inline SVG written here (maps projected
+from the belts, land and city layers in the working CRS, EPSG:5179), not
+matplotlib images. Why:
 
 - **Hangul without a font dependency.** Text in an SVG is laid out by the
   reader's browser, which has a Hangul font wherever Korean can be read at
   all. A matplotlib PNG needs a Hangul font on the machine that *writes*
   the report: ``fonts-noto-cjk`` exists on CI, but a ``pip install`` user
-  usually has none, and no installed Python package ships an OFL Hangul
-  font (matplotlib bundles only DejaVu, which lacks Hangul). Bundling a
+  usually has none, and none of the packages geoplan installs ships an OFL
+  Hangul font (checked: matplotlib bundles DejaVu and STIX, without
+  Hangul; the others ship only icon fonts). Bundling a
   subset of Noto Sans KR would have to cover every place and profile name a
   user may bring, i.e. most of the 11,172 syllables (several MB). With SVG
   no glyph can be missing from a font at render time, so the Korean report
@@ -509,7 +512,7 @@ def _belt_map(cx: _Ctx, belt: str, zones: list[dict[str, Any]], sites: np.ndarra
         return np.column_stack(((xy[:, 0] - minx) * s, (maxy - xy[:, 1]) * s))
 
     svg = [
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width:.0f}' height='{height:.0f}' "
+        f"<svg width='{width:.0f}' height='{height:.0f}' "
         f"viewBox='0 0 {width:.0f} {height:.0f}' role='img' "
         f"aria-label='{_e(t('report.maps.alt', cx.lang, belt=cx.blabel(belt)))}'>",
         f"<rect width='{width:.0f}' height='{height:.0f}' fill='#e8f1f8'/>",
@@ -972,8 +975,7 @@ def _bar_chart(items: Sequence[tuple[str, float]], title: str) -> str:
     h = 26 + row_h * len(items) + 22
     w = lab_w + bar_w + 50
     svg = [
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' viewBox='0 0 {w} {h}' "
-        f"role='img' aria-label='{_e(title)}'>",
+        f"<svg width='{w}' height='{h}' viewBox='0 0 {w} {h}' role='img' aria-label='{_e(title)}'>",
         f"<text x='0' y='14' font-size='12' font-weight='bold'>{_e(title)}</text>",
     ]
     for i, (label, p) in enumerate(items):
