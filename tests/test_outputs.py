@@ -83,12 +83,12 @@ def test_geotiff_is_cog_and_matches_engine(fast_run):
 
 def test_report_is_self_contained_and_escaped(fast_run):
     html = fast_run.outputs["report"].read_text(encoding="utf-8")
-    assert "<img alt='score distributions' src='data:image/png;base64," in html
-    assert html.count("data:image/png;base64,") >= 2 + len(fast_run.scenario.profiles)
+    assert html.count("<svg ") == len(fast_run.belts)  # one inline locator map per belt
+    assert "<img" not in html and "<script" not in html and "<link" not in html
     assert "http://" not in html and "https://" not in html
     top = fast_run.zones.sort_values("score", ascending=False).iloc[0]
     assert top["name"] in html
-    assert "Phase plan" in html and "AHP: lambda_max" in html
+    assert "What comes first" in html and "pairwise comparisons (AHP)" in html
 
 
 def test_failed_gpkg_write_leaves_earlier_output(fast_run, tmp_path, monkeypatch):
