@@ -481,6 +481,18 @@ def _diff_side(gdf: gpd.GeoDataFrame | None, lang: str) -> list[dict[str, Any]]:
     return out
 
 
+def _outline() -> dict[str, Any] | None:
+    """Country outlines of the default layers, as a backdrop of the diff maps."""
+    try:
+        from geoplan import layers
+
+        b = layers.load("boundaries")
+    except Exception:  # the backdrop is optional: a diff map without it still reads
+        return None
+    g = _wgs84(b, simplify_m=300.0, precision=3)
+    return _fc(g, [{"iso": _str(i)} for i in g.get("iso_a3", [""] * len(g))])
+
+
 def render_diff(
     diff: Any,
     a: gpd.GeoDataFrame,
@@ -545,6 +557,7 @@ def render_diff(
         "rows": rows,
         "top_k": int(getattr(diff, "top_k", 3) or 3),
         "bounds": bounds,
+        "outline": _outline(),
         "colors": SCORE_COLORS,
         "t": _words(lang),
     }
