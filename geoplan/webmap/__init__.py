@@ -268,6 +268,7 @@ def _profiles(res: Any, lang: str) -> list[dict[str, Any]]:
             {
                 "id": str(name),
                 "label": profile_label(str(name), lang, p.label),
+                "ahp": p.ahp is not None,
                 "criteria": crits,
             }
         )

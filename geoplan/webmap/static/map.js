@@ -400,6 +400,7 @@
     e.style.color = ink(c);
     e.textContent = r && r.phase ? String(r.phase) : "\u2013";
     e.setAttribute("data-phase", r && r.phase ? r.phase : 0);
+    if (r && r.kind === "zone") e.setAttribute("data-id", r.id);
   }
   function results() {
     D.profiles.forEach(function (p) {
@@ -445,6 +446,7 @@
       s.marker = m;
       s.results.forEach(function (r) {
         r.site = s;
+        r.kind = "site";
         r.score0 = r.score;
         r.rank0 = r.rank;
         r.marker = m;
@@ -724,6 +726,7 @@
         var w = weightsBy[p.id];
         if (!w) return;
         lines.push("  " + JSON.stringify(p.id) + ":");
+        if (p.ahp) lines.push("    ahp: null");
         lines.push("    criteria:");
         p.criteria.forEach(function (c, j) {
           lines.push("      - {criterion: " + JSON.stringify(c.id) + ", weight: " +
@@ -765,7 +768,7 @@
       s.type = "range";
       s.min = "0";
       s.max = "1";
-      s.step = "0.01";
+      s.step = "any";
       s.value = String(w[j]);
       s.setAttribute("data-criterion", c.id);
       el("span", "gp-wval", row, fmt(100 * w[j], 0) + " %");
@@ -775,7 +778,10 @@
           vals.push(parseFloat(x.value));
         });
         applyWeights(prof.id, vals);
-        syncSliders(prof.id);
+        var wn = weightsBy[prof.id];
+        wifBox.querySelectorAll("span.gp-wval").forEach(function (x, j) {
+          x.textContent = fmt(100 * wn[j], 0) + " %";
+        });
       });
     });
     var bar = el("div", "gp-wbtns", wifBox);
