@@ -17,7 +17,7 @@ from geoplan._offline import external_urls
 from geoplan.i18n import catalogue, t
 from geoplan.score import aggregate
 
-from .browser import open_offline
+from .browser import launch, open_offline
 
 XSS = "<img src=x onerror=alert(1)>"
 HOSTILE_PROFILE = '"><img src=x onerror=alert("profile")>'
@@ -42,8 +42,14 @@ def map_en(res):
 
 
 @pytest.fixture(scope="module")
-def page(map_en, chromium):
-    with open_offline(map_en, chromium, size=(1280, 860)) as p:
+def browser(chromium):
+    with launch(chromium) as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def page(map_en, browser):
+    with open_offline(map_en, size=(1280, 860), browser=browser) as p:
         p.page.wait_for_function("window.geoplan && window.geoplan.ready")
         yield p
 
@@ -299,8 +305,8 @@ def test_search_folds_romanisations_and_hangul(res, page):
     assert any("zone" in h for h in hits("Nampo"))
 
 
-def test_phone_layout_keeps_zoom_and_layer_controls_clear(map_en, chromium):
-    with open_offline(map_en, chromium, size=(390, 844)) as p:
+def test_phone_layout_keeps_zoom_and_layer_controls_clear(map_en, browser):
+    with open_offline(map_en, size=(390, 844), browser=browser) as p:
         p.page.wait_for_function("window.geoplan && window.geoplan.ready")
         rects = p.page.evaluate(
             """() => {
@@ -327,10 +333,10 @@ def test_phone_layout_keeps_zoom_and_layer_controls_clear(map_en, chromium):
         assert p.page.locator(".gp-legend.gp-collapsed").count() == 1
 
 
-def test_korean_page_takes_every_word_from_the_catalogue(res, tmp_path, chromium):
+def test_korean_page_takes_every_word_from_the_catalogue(res, tmp_path, browser):
     path = tmp_path / "ko.html"
     path.write_text(webmap.render(res, lang="ko"), encoding="utf-8")
-    with open_offline(path, chromium, size=(1280, 860)) as p:
+    with open_offline(path, size=(1280, 860), browser=browser) as p:
         p.page.wait_for_function("window.geoplan && window.geoplan.ready")
         assert p.errors == []
         text = p.page.inner_text("body")
@@ -341,7 +347,7 @@ def test_korean_page_takes_every_word_from_the_catalogue(res, tmp_path, chromium
         assert "Ranking" not in text and "Legend" not in text
 
 
-def test_hostile_names_never_run(tmp_path, chromium):
+def test_hostile_names_never_run(tmp_path, browser):
     sc = {
         "name": "<script>alert('name')</script>",
         "description": "<img src=x onerror=alert('desc')>",
@@ -370,7 +376,7 @@ def test_hostile_names_never_run(tmp_path, chromium):
     assert XSS not in html and HOSTILE_PROFILE not in html
     path = tmp_path / "hostile.html"
     path.write_text(html, encoding="utf-8")
-    with open_offline(path, chromium) as p:
+    with open_offline(path, browser=browser) as p:
         pg = p.page
         pg.wait_for_function("window.geoplan && window.geoplan.ready")
         assert pg.inner_text(".gp-title h1") == sc["name"]  # shown as text
@@ -383,6 +389,9 @@ def test_hostile_names_never_run(tmp_path, chromium):
             row.click()
         pg.evaluate("geoplan.search('<img')")
         pg.evaluate("document.querySelector('.gp-whatif').open = true")
+        pg.locator("input.gp-slider").first.evaluate(
+            "(e) => { e.value = '0.2'; e.dispatchEvent(new Event('input')); }"
+        )
         pg.click(".gp-copy")
         doc = yaml.safe_load(pg.input_value("textarea.gp-yaml"))
         assert list(doc["profiles"]) == [HOSTILE_PROFILE]
@@ -391,7 +400,7 @@ def test_hostile_names_never_run(tmp_path, chromium):
         assert p.errors == []
 
 
-def test_diff_map_side_by_side(res, tmp_path, chromium):
+def test_diff_map_side_by_side(res, tmp_path, browser):
     session = geoplan.pipeline.Session(res.scenario)
     b = session.rerun(weights={"labour_intensive": {"labour_pool": 0.05, "port_distance": 0.6}})
     ga = pd.concat([res.zones, res.sites])
@@ -404,7 +413,7 @@ def test_diff_map_side_by_side(res, tmp_path, chromium):
     tab = d.table
     moved_a = tab.loc[tab["status"] == "moved", "zone_id_a"].isin(ga["zone_id"]).sum()
     moved_b = tab.loc[tab["status"] == "moved", "zone_id_b"].isin(gb["zone_id"]).sum()
-    with open_offline(path, chromium) as p:
+    with open_offline(path, browser=browser) as p:
         pg = p.page
         pg.wait_for_function("window.geoplan && window.geoplan.ready")
         assert p.errors == [] and p.dialogs == []
