@@ -148,7 +148,7 @@ def test_side_panel_is_ranked_and_opens_the_right_popup(res, page):
     # bars sorted by contribution: the first criterion row holds the largest contribution
     crits = _crits(res, "labour_intensive")
     best = max(crits, key=lambda c: target[f"contrib_{c}"])
-    first = pg.inner_text(".leaflet-popup-content .gp-crit tr:nth-child(2) .gp-crit-name")
+    first = pg.inner_text(".leaflet-popup-content .gp-crit-row .gp-crit-name")
     assert first == t(f"criterion.{best}", "en")
     # the tooltip pane is hidden while the popup is open; Escape closes the popup
     assert pg.evaluate(

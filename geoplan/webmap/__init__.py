@@ -112,7 +112,15 @@ def _words(lang: str) -> dict[str, str]:
     return out
 
 
+_UNIT_WORDS = {"m": "unit.km", "people": "unit.people", "Mt/yr": "unit.mt_per_year",
+               "min": "unit.minutes", "deg": "unit.degrees", "°": "unit.degrees"}  # fmt: skip
+
+
 def _unit(unit: str, lang: str) -> str:
+    """A short unit for ``lang`` from a scenario's unit text (metres are shown in km)."""
+    head = unit.split(" ", 1)[0] if unit else ""
+    if head in _UNIT_WORDS:
+        return t(_UNIT_WORDS[head], lang)
     key = f"unit.{unit}"
     return t(key, lang) if key in catalogue() else unit
 
@@ -154,16 +162,16 @@ def _basemap(res: Any, lang: str) -> dict[str, Any]:
     layers = res.layers
     out: dict[str, Any] = {}
     if "basemap_land" in layers:
-        g = _wgs84(layers["basemap_land"], simplify_m=500.0, precision=3)
+        g = _wgs84(layers["basemap_land"], simplify_m=1500.0, precision=3)
         out["land"] = _fc(g, [{"name": _str(n)} for n in g["name"]])
         x0, y0, x1, y1 = g.total_bounds
         out["land_bounds"] = [[float(y0), float(x0)], [float(y1), float(x1)]]
-    gb = _wgs84(layers["boundaries"], simplify_m=150.0, precision=4)
+    gb = _wgs84(layers["boundaries"], simplify_m=400.0, precision=4)
     out["countries"] = _fc(
         gb, [{"name": _str(n), "iso": _str(i)} for n, i in zip(gb["name"], gb["iso_a3"], strict=True)]
     )
     if "coastline" in layers:
-        gc = _wgs84(layers["coastline"], simplify_m=150.0, precision=4)
+        gc = _wgs84(layers["coastline"], simplify_m=400.0, precision=4)
         out["coast"] = _fc(gc, [{} for _ in range(len(gc))])
     if "mdl" in layers:
         gm = _wgs84(layers["mdl"], precision=4)
@@ -196,7 +204,7 @@ def _planning(res: Any, lang: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     belts = res.belts
     if belts is not None and len(belts):
-        g = _wgs84(belts, simplify_m=200.0, precision=4)
+        g = _wgs84(belts, simplify_m=600.0, precision=4)
         out["belts"] = _fc(
             g,
             [
@@ -209,7 +217,7 @@ def _planning(res: Any, lang: str) -> dict[str, Any]:
     if ex is not None and len(ex) and "kind" in ex.columns:
         dmz = ex[ex["kind"] == "dmz"]
         if len(dmz):
-            g = _wgs84(dmz, simplify_m=100.0, precision=4)
+            g = _wgs84(dmz, simplify_m=300.0, precision=4)
             out["dmz"] = _fc(g, [{"name": _str(d)} for d in g.get("description", g["kind"])])
     return out
 
@@ -255,12 +263,13 @@ def _profiles(res: Any, lang: str) -> list[dict[str, Any]]:
         for pc, w in zip(p.criteria, p.weights, strict=True):
             spec = sc.criteria.get(pc.criterion)
             unit = _str(getattr(spec, "unit", ""))
+            metres = unit == "m" or unit.startswith("m ")
             crits.append(
                 {
                     "id": pc.criterion,
                     "label": criterion_label(pc.criterion, lang, getattr(spec, "label", None)),
-                    "unit": "km" if unit == "m" else _unit(unit, lang),
-                    "scale": 0.001 if unit == "m" else 1.0,
+                    "unit": _unit(unit, lang),
+                    "scale": 0.001 if metres else 1.0,
                     "weight": float(w),
                 }
             )
@@ -299,7 +308,8 @@ def page_json(res: Any, *, lang: str = "en") -> dict[str, Any]:
                     "kind": "zone",
                     "name": name,
                     "ko": ko,
-                    "label": place_label(name, ko or None, lang) if lang == "ko" else name,
+                    # a zone's Korean name is a whole phrase (place, bearing, profile)
+                    "label": (ko or name) if lang == "ko" else name,
                     "place": place_label(_str(row.get("place")), _str(row.get("place_ko")) or None,
                                          lang),
                     "place_plain": _str(row.get("place")),

@@ -142,25 +142,22 @@
     items.sort(function (a, b) {
       return b.v - a.v || a.j - b.j;
     });
-    var tbl = el("table", "gp-crit", parent);
-    var hr = el("tr", "", tbl);
-    [tr("map.popup.criterion"), tr("map.popup.value"), tr("map.popup.weight"),
-      tr("map.popup.contribution")].forEach(function (h) {
-      el("th", "", hr, h);
-    });
+    var box = el("div", "gp-crit", parent);
+    el("div", "gp-crit-title", box, tr("map.popup.criteria"));
     items.forEach(function (it) {
-      var row = el("tr", "", tbl);
-      el("td", "gp-crit-name", row, it.c.label);
-      var raw = r.raw ? r.raw[it.j] : null;
-      el("td", "gp-num", row, raw === null || raw === undefined ? "\u2013"
-        : num(raw * it.c.scale) + " " + it.c.unit);
-      el("td", "gp-num", row, fmt(100 * it.w, 0) + " %");
-      var td = el("td", "gp-bar-cell", row);
-      var bar = el("span", "gp-bar", td);
-      bar.style.width = (60 * it.w) / maxW + "px";
+      var row = el("div", "gp-crit-row", box);
+      var top = el("div", "gp-crit-top", row);
+      el("span", "gp-crit-name", top, it.c.label);
+      el("span", "gp-crit-val", top, fmt(it.v, 3));
+      var bar = el("span", "gp-bar", row);
+      bar.style.width = (110 * it.w) / maxW + "px";
+      bar.title = tr("map.popup.weight") + " " + fmt(100 * it.w, 0) + " %";
       var fill = el("span", "gp-bar-fill", bar);
-      fill.style.width = it.w > 0 ? (100 * Math.max(0, it.v)) / it.w + "%" : "0";
-      el("span", "gp-bar-val", td, fmt(it.v, 3));
+      fill.style.width = it.w > 0 ? Math.min(100, (100 * Math.max(0, it.v)) / it.w) + "%" : "0";
+      var raw = r.raw ? r.raw[it.j] : null;
+      el("span", "gp-crit-raw", row, (raw === null || raw === undefined ? "\u2013"
+        : num(raw * it.c.scale) + " " + it.c.unit) + " \u00b7 " + tr("map.popup.weight") + " " +
+        fmt(100 * it.w, 0) + " %");
     });
   }
   function resultBlock(parent, r, showCrit) {
@@ -191,6 +188,10 @@
     if (r.reason) el("p", "gp-reason", dl, r.reason);
     if (prof && showCrit) critRows(dl, prof, r);
     return dl;
+  }
+  function popOpts() {
+    return { maxWidth: 360, minWidth: 240, maxHeight: Math.max(220, window.innerHeight - 160),
+      autoPanPaddingTopLeft: [60, 90], autoPanPaddingBottomRight: [20, 20] };
   }
   function zonePopup(r) {
     var d = el("div", "gp-popup");
@@ -245,15 +246,17 @@
   }
   function basemap() {
     var B = D.basemap;
+    var t0 = performance.now();
+    var cv = L.canvas({ pane: "gpLand", padding: 0.2 });
     overlays.land = L.layerGroup();
     if (B.land) {
       L.geoJSON(B.land, {
-        pane: "gpLand", interactive: false,
+        pane: "gpLand", interactive: false, renderer: cv,
         style: { color: "#c9c4b8", weight: 0.6, fillColor: "#ece9e2", fillOpacity: 1 },
       }).addTo(overlays.land);
     }
     L.geoJSON(B.countries, {
-      pane: "gpLand", interactive: false,
+      pane: "gpLand", interactive: false, renderer: cv,
       style: function (f) {
         return { color: "#777", weight: 1, fillOpacity: 1,
           fillColor: f.properties.iso === "PRK" ? "#fbf7e8" : "#eeeeea" };
@@ -262,7 +265,7 @@
     overlays.land.addTo(map);
     overlays.coast = L.layerGroup();
     if (B.coast) {
-      L.geoJSON(B.coast, { pane: "gpLand", interactive: false,
+      L.geoJSON(B.coast, { pane: "gpLand", interactive: false, renderer: cv,
         style: { color: "#6b93b8", weight: 1 } }).addTo(overlays.coast);
     }
     overlays.coast.addTo(map);
@@ -276,9 +279,18 @@
     }
     overlays.mdl.addTo(map);
     if (B.land_bounds) {
-      map.setMaxBounds(L.latLngBounds(B.land_bounds).pad(-0.02));
+      /* the neighbouring land is cut to a rectangle: never let the view reach its edge */
+      var lb = L.latLngBounds(B.land_bounds).pad(-0.01);
+      var fit = function () {
+        map.setMinZoom(Math.ceil(map.getBoundsZoom(lb, true) * 4) / 4);
+      };
+      map.options.zoomSnap = 0.25;
+      fit();
+      map.setMaxBounds(lb);
       map.options.maxBoundsViscosity = 1.0;
+      map.on("resize", fit);
     }
+    G.timing.land = performance.now() - t0;
     /* city labels: largest first, skipped when they would collide */
     overlays.cities = L.layerGroup().addTo(map);
     var cities = (B.cities || []).map(function (c) {
@@ -358,9 +370,10 @@
   }
   function planning() {
     var P = D.planning;
+    var cv = L.canvas({ pane: "gpPlanning", padding: 0.2 });
     overlays.belts = L.layerGroup();
     if (P.belts) {
-      L.geoJSON(P.belts, { pane: "gpPlanning",
+      L.geoJSON(P.belts, { pane: "gpPlanning", renderer: cv,
         style: function (f) {
           var c = BELT[f.properties.belt] || "#888";
           return { color: c, weight: 1.5, dashArray: "4 3", fillColor: c, fillOpacity: 0.06 };
@@ -374,7 +387,7 @@
     overlays.belts.addTo(map);
     overlays.dmz = L.layerGroup();
     if (P.dmz) {
-      L.geoJSON(P.dmz, { pane: "gpPlanning",
+      L.geoJSON(P.dmz, { pane: "gpPlanning", renderer: cv,
         style: { color: "#555", weight: 0.5, fillColor: "#555", fillOpacity: 0.4 },
         onEachFeature: function (f, l) {
           l.bindTooltip(tr("map.layer.dmz"), { sticky: true });
@@ -424,7 +437,7 @@
       var pop = function () {
         return zonePopup(r);
       };
-      m.bindPopup(pop, { maxWidth: 380, minWidth: 260, autoPanPadding: [20, 20] });
+      m.bindPopup(pop, popOpts());
       m.bindTooltip(function () {
         return z.label + " \u2014 " + (r.score === null ? tr("map.unranked") : fmt(r.score, 3));
       }, { direction: "top", offset: [0, -10] });
@@ -432,7 +445,7 @@
         paintMarker(m, r);
       });
       if (poly) {
-        poly.bindPopup(pop, { maxWidth: 380, minWidth: 260 });
+        poly.bindPopup(pop, popOpts());
         zoneGroups[r.profile].addLayer(poly);
       }
       zoneGroups[r.profile].addLayer(m);
@@ -454,7 +467,7 @@
       });
       m.bindPopup(function () {
         return sitePopup(s);
-      }, { maxWidth: 380, minWidth: 260 });
+      }, popOpts());
       m.bindTooltip(function () {
         var r = current(s);
         return s.label + (r && r.score !== null ? " \u2014 " + fmt(r.score, 3) : "");
@@ -987,7 +1000,9 @@
 
   function init() {
     var node = document.getElementById("geoplan-data");
+    var tParse = performance.now();
     D = JSON.parse(node.textContent);
+    tParse = performance.now() - tParse;
     T = D.t;
     map = window[D.map];
     G.map = map;
@@ -1005,16 +1020,15 @@
     state.profile = D.profiles.length ? D.profiles[0].id : "*";
     overlays.zonesRoot = L.layerGroup().addTo(map);
     overlays.sitesRoot = L.layerGroup().addTo(map);
-    basemap();
-    planning();
-    infra();
-    results();
-    title();
-    search();
-    layerTree();
-    panel();
-    legend();
-    refresh();
+    var steps = [basemap, planning, infra, results, title, search, layerTree, panel, legend,
+      refresh];
+    G.timing = G.timing || {};
+    G.timing.parse = tParse;
+    steps.forEach(function (f, i) {
+      var t0 = performance.now();
+      f();
+      G.timing[i + ":" + (f.name || "step")] = performance.now() - t0;
+    });
     map.attributionControl.setPrefix(false);
     map.attributionControl.addAttribution(tr("map.attribution"));
     map.on("popupopen", function () {
