@@ -55,9 +55,11 @@ def open_offline(
     ``cpu_slowdown`` throttles the CPU through CDP before the page loads.
     """
     if browser is None:
-        with launch(str(chromium)) as b:
-            with open_offline(html, size=size, browser=b, cpu_slowdown=cpu_slowdown) as p:
-                yield p
+        with (
+            launch(str(chromium)) as b,
+            open_offline(html, size=size, browser=b, cpu_slowdown=cpu_slowdown) as p,
+        ):
+            yield p
         return
     pg = browser.new_page(viewport={"width": size[0], "height": size[1]})
     try:

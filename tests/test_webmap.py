@@ -151,9 +151,10 @@ def test_side_panel_is_ranked_and_opens_the_right_popup(res, page):
     first = pg.inner_text(".leaflet-popup-content .gp-crit-row .gp-crit-name")
     assert first == t(f"criterion.{best}", "en")
     # the tooltip pane is hidden while the popup is open; Escape closes the popup
-    assert pg.evaluate(
-        "getComputedStyle(document.querySelector('.leaflet-tooltip-pane')).display"
-    ) == "none"
+    assert (
+        pg.evaluate("getComputedStyle(document.querySelector('.leaflet-tooltip-pane')).display")
+        == "none"
+    )
     pg.keyboard.press("Escape")
     pg.wait_for_timeout(300)  # the popup fades out
     assert pg.locator(".leaflet-popup").count() == 0
@@ -197,7 +198,7 @@ def test_surface_in_its_own_pane_changes_pixels_under_a_zone(res, page):
     changed = (np.abs(after - before).sum(axis=2) > 30).mean()
     assert changed > 0.2  # the surface is drawn over the land fill around the zone
     z_land, z_surf = pg.evaluate(
-        "[+geoplan.map.getPane('gpLand').style.zIndex, +geoplan.map.getPane('gpSurface').style.zIndex]"
+        "['gpLand', 'gpSurface'].map(n => +geoplan.map.getPane(n).style.zIndex)"
     )
     assert z_surf > z_land
     # one surface at a time: a radio group, "none" switches it off
@@ -293,14 +294,13 @@ def test_search_folds_romanisations_and_hangul(res, page):
         return pg.evaluate(f"geoplan.search({json.dumps(q)})")
 
     assert any("Hŭngnam" in h for h in hits("Hungnam"))
-    nampo = [h for h in hits("Namp'o")]
+    nampo = hits("Namp'o")
     assert any("Nampo" in h for h in nampo)
     assert hits("Nampo") == nampo
     ko = hits("남포")
     assert any("Nampo" in h for h in ko)
-    assert cities.loc[cities["name_ko"].fillna("").str.contains("남포"), "name"].iloc[0] in " ".join(
-        ko
-    )
+    city = cities.loc[cities["name_ko"].fillna("").str.contains("남포"), "name"].iloc[0]
+    assert city in " ".join(ko)
     # results say what they are: a zone of a profile and belt, a city, a port
     assert any("zone" in h for h in hits("Nampo"))
 
@@ -322,11 +322,11 @@ def test_phone_layout_keeps_zoom_and_layer_controls_clear(map_en, browser):
         assert p.errors == []
         for k in rects["keep"]:
             assert k[2] - k[0] > 10 and k[3] - k[1] > 10
-            assert 0 <= k[0] and k[2] <= 390 and 0 <= k[1] and k[3] <= 844  # on screen
+            assert k[0] >= 0 and k[2] <= 390 and k[1] >= 0 and k[3] <= 844  # on screen
             for o in rects["others"]:
-                overlap = min(k[2], o[2]) - max(k[0], o[0]) > 0 and min(k[3], o[3]) - max(
-                    k[1], o[1]
-                ) > 0
+                overlap = (
+                    min(k[2], o[2]) - max(k[0], o[0]) > 0 and min(k[3], o[3]) - max(k[1], o[1]) > 0
+                )
                 assert not overlap, (k, o)
         # panels start collapsed on a phone
         assert p.page.locator(".gp-panel.gp-collapsed").count() == 1
@@ -425,3 +425,25 @@ def test_diff_map_side_by_side(res, tmp_path, browser):
         pg.evaluate("geoplan.maps[0].setView([39.0, 125.7], 10, {animate: false})")
         c = pg.evaluate("[geoplan.maps[1].getCenter().lat, geoplan.maps[1].getZoom()]")
         assert c == [pytest.approx(39.0, abs=1e-6), 10]
+
+
+def test_robustness_is_shown_in_plain_words(res, tmp_path, browser):
+    import copy
+
+    r = copy.copy(res)
+    zones = res.zones.copy()
+    zones["p_top_k"] = np.linspace(0.1, 0.87, len(zones))
+    r.zones = zones
+    r.robustness = {"draws": 1000}
+    d = webmap.page_json(r)
+    best = zones.iloc[-1]
+    assert {z["id"]: z["p_top_k"] for z in d["zones"]}[best["zone_id"]] == pytest.approx(0.87)
+    path = tmp_path / "robust.html"
+    path.write_text(webmap.render(r), encoding="utf-8")
+    with open_offline(path, browser=browser) as p:
+        pg = p.page
+        pg.wait_for_function("window.geoplan && window.geoplan.ready")
+        pg.select_option("select.gp-profile", best["profile"])
+        meta = pg.inner_text(f".gp-row[data-id='{best['zone_id']}'] .gp-meta")
+        assert "top-3 in 87 % of 1,000 weightings" in meta
+        assert p.errors == []

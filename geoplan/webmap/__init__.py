@@ -61,9 +61,7 @@ def score_color(score: float) -> str:
     i = min(int(x), len(SCORE_COLORS) - 2)
     f = x - i
     a, b = SCORE_COLORS[i], SCORE_COLORS[i + 1]
-    rgb = [
-        round(int(a[k : k + 2], 16) * (1 - f) + int(b[k : k + 2], 16) * f) for k in (1, 3, 5)
-    ]
+    rgb = [round(int(a[k : k + 2], 16) * (1 - f) + int(b[k : k + 2], 16) * f) for k in (1, 3, 5)]
     return "#" + "".join(f"{v:02x}" for v in rgb)
 
 
@@ -149,7 +147,9 @@ def _infra(layers: dict[str, gpd.GeoDataFrame], lang: str) -> dict[str, Any]:
                 "name": name,
                 "ko": ko,
                 "label": place_label(name, ko or None, lang),
-                "fields": [[f, _str(row.get(f))] for f in fields if f in g.columns and _str(row.get(f))],
+                "fields": [
+                    [f, _str(row.get(f))] for f in fields if f in g.columns and _str(row.get(f))
+                ],
             }
             if key == "ports":
                 p["cap"] = _num(row.get("capacity_mt_per_year")) or 0.0
@@ -168,7 +168,8 @@ def _basemap(res: Any, lang: str) -> dict[str, Any]:
         out["land_bounds"] = [[float(y0), float(x0)], [float(y1), float(x1)]]
     gb = _wgs84(layers["boundaries"], simplify_m=400.0, precision=4)
     out["countries"] = _fc(
-        gb, [{"name": _str(n), "iso": _str(i)} for n, i in zip(gb["name"], gb["iso_a3"], strict=True)]
+        gb,
+        [{"name": _str(n), "iso": _str(i)} for n, i in zip(gb["name"], gb["iso_a3"], strict=True)],
     )
     if "coastline" in layers:
         gc = _wgs84(layers["coastline"], simplify_m=400.0, precision=4)
@@ -284,6 +285,9 @@ def _profiles(res: Any, lang: str) -> list[dict[str, Any]]:
     return out
 
 
+_BELTS = ("west_coast", "east_coast", "border", "inland")
+
+
 def page_json(res: Any, *, lang: str = "en") -> dict[str, Any]:
     """Everything the map page draws, as one JSON-ready dict (strings still raw).
 
@@ -340,7 +344,9 @@ def page_json(res: Any, *, lang: str = "en") -> dict[str, Any]:
                     "lon": round(pt.x, 5),
                     "results": [],
                 }
-            sites[key]["results"].append(_result_row(row, crit_of.get(_str(row.get("profile")), [])))
+            sites[key]["results"].append(
+                _result_row(row, crit_of.get(_str(row.get("profile")), []))
+            )
 
     agg = sc.aggregation
     robust = getattr(res, "robustness", None) or {}
@@ -354,8 +360,7 @@ def page_json(res: Any, *, lang: str = "en") -> dict[str, Any]:
         "top_k": int(getattr(sc.prioritisation, "top_k", 3) or 3),
         "draws": int(draws or sc.sensitivity.draws or 0),
         "profiles": profiles,
-        "belts": [{"id": b, "label": belt_label(b, lang)}
-                  for b in ("west_coast", "east_coast", "border", "inland")],  # fmt: skip
+        "belts": [{"id": b, "label": belt_label(b, lang)} for b in _BELTS],
         "colors": SCORE_COLORS,
         "zones": zones,
         "sites": list(sites.values()),
