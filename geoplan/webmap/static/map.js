@@ -503,6 +503,10 @@
     D.profiles.forEach(function (p) {
       var g = zoneGroups[p.id];
       var on = vis.indexOf(p.id) >= 0 && map.hasLayer(overlays.zonesRoot);
+      if (!on) {
+        if (map.hasLayer(g)) map.removeLayer(g);
+        return;
+      }
       rowsBy[p.id].forEach(function (r) {
         if (r.kind !== "zone") return;
         var show = on && passes(r);
@@ -511,7 +515,10 @@
           if (show && !g.hasLayer(l)) g.addLayer(l);
           if (!show && g.hasLayer(l)) g.removeLayer(l);
         });
-        if (r.poly) r.poly.setStyle({ fillColor: color(r.score) });
+        if (r.poly && r.poly._gpScore !== r.score) {
+          r.poly.setStyle({ fillColor: color(r.score) });
+          r.poly._gpScore = r.score;
+        }
         if (show) paintMarker(r.marker, r);
       });
       if (on && !map.hasLayer(g)) g.addTo(map);
@@ -1039,6 +1046,9 @@
     });
     document.addEventListener("keydown", function (e) {
       if (e.key === "Escape") map.closePopup();
+    });
+    window.addEventListener("beforeprint", function () {
+      map.invalidateSize({ animate: false });
     });
     G.ready = true;
   }
