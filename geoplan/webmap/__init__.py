@@ -1,0 +1,581 @@
+"""The interactive HTML map of a run, and the side-by-side map of two runs: offline and escaped.
+
+Owns the map page. folium builds the skeleton (the ``L.map`` and its page);
+every piece of data (layers, zones, sites, surfaces, profiles, the page's
+words from the message catalogue ``map.*``) goes into ONE JSON block
+(``<script type="application/json">`` with ``<``, ``>`` and ``&`` escaped) that
+the page's own scripts (``static/*.js``, inlined at write time with Leaflet
+from ``xstatic-leaflet``) read with ``JSON.parse`` and draw, putting every
+string into the page as text. The what-if panel re-scores in the browser
+with ``static/whatif.js``, a line-for-line mirror of :func:`geoplan.score.aggregate`.
+
+Must not: compute scores or ranks of its own (it shows the run's), fetch
+anything from the network unless ``online``, or put a data string into HTML
+or JavaScript source.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from importlib import resources
+from typing import Any
+
+import folium
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from geoplan import settings
+from geoplan._errors import ExportError
+from geoplan._offline import asset_text, external_urls, inline_css, inline_js, leaflet_css
+from geoplan.i18n import belt_label, catalogue, criterion_label, place_label, profile_label, t
+
+__all__ = ["SCORE_COLORS", "page_json", "render", "render_diff", "score_color"]
+
+#: Colour-blind-safe sequential ramp for scores 0..1 (viridis, 9 stops).
+SCORE_COLORS = [
+    "#440154",
+    "#472d7b",
+    "#3b528b",
+    "#2c728e",
+    "#21918c",
+    "#28ae80",
+    "#5ec962",
+    "#addc30",
+    "#fde725",
+]
+
+
+def score_color(score: float) -> str:
+    """The viridis colour of a 0..1 score (grey for NaN), as the page draws it.
+
+    Examples
+    --------
+    >>> score_color(0.0), score_color(1.0), score_color(float("nan"))
+    ('#440154', '#fde725', '#999999')
+    """
+    if score is None or not math.isfinite(score):
+        return "#999999"
+    x = min(max(float(score), 0.0), 1.0) * (len(SCORE_COLORS) - 1)
+    i = min(int(x), len(SCORE_COLORS) - 2)
+    f = x - i
+    a, b = SCORE_COLORS[i], SCORE_COLORS[i + 1]
+    rgb = [round(int(a[k : k + 2], 16) * (1 - f) + int(b[k : k + 2], 16) * f) for k in (1, 3, 5)]
+    return "#" + "".join(f"{v:02x}" for v in rgb)
+
+
+def _num(v: Any, nd: int = 6) -> float | None:
+    """A JSON-safe float (None for NaN/None/NA)."""
+    if v is None or v is pd.NA:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return round(f, nd) if math.isfinite(f) else None
+
+
+def _str(v: Any) -> str:
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return str(v)
+
+
+def _wgs84(gdf: gpd.GeoDataFrame, simplify_m: float = 0.0, precision: int = 5) -> gpd.GeoDataFrame:
+    out = gdf
+    if simplify_m > 0 and out.crs is not None and not out.crs.is_geographic:
+        out = out.copy()
+        out[out.geometry.name] = out.geometry.simplify(simplify_m, preserve_topology=True)
+    out = out.to_crs(settings.map_crs)
+    out[out.geometry.name] = shapely.set_precision(out.geometry.to_numpy(), 10**-precision)
+    return out
+
+
+def _fc(gdf: gpd.GeoDataFrame, props: list[dict[str, Any]]) -> dict[str, Any]:
+    feats = []
+    for geom, p in zip(gdf.geometry, props, strict=True):
+        if geom is None or geom.is_empty:
+            continue
+        feats.append({"type": "Feature", "properties": p, "geometry": geom.__geo_interface__})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _words(lang: str) -> dict[str, str]:
+    """Every ``map.*`` message (and the shared labels the page needs) in ``lang``."""
+    out = {}
+    for key in catalogue():
+        if key.startswith(("map.", "phase.name.", "kind.", "size.", "unit.")):
+            out[key] = t(key, lang)
+    return out
+
+
+_UNIT_WORDS = {"m": "unit.km", "people": "unit.people", "Mt/yr": "unit.mt_per_year",
+               "min": "unit.minutes", "deg": "unit.degrees", "°": "unit.degrees"}  # fmt: skip
+
+
+def _unit(unit: str, lang: str) -> str:
+    """A short unit for ``lang`` from a scenario's unit text (metres are shown in km)."""
+    head = unit.split(" ", 1)[0] if unit else ""
+    if head in _UNIT_WORDS:
+        return t(_UNIT_WORDS[head], lang)
+    key = f"unit.{unit}"
+    return t(key, lang) if key in catalogue() else unit
+
+
+_INFRA_FIELDS = {
+    "ports": ["country", "coast", "capacity_mt_per_year", "max_berth_depth_m", "notes"],
+    "railways": ["stops", "length_km", "schematic", "confidence"],
+    "roads": ["stops", "length_km", "opened", "schematic", "confidence"],
+    "power_plants": ["kind", "fuel", "capacity_mw", "notes", "confidence"],
+    "border_crossings": ["type", "mode", "nk_side", "other_side", "notes"],
+    "economic_zones": ["kind", "designated", "area_km2", "focus", "confidence"],
+}
+
+
+def _infra(layers: dict[str, gpd.GeoDataFrame], lang: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, fields in _INFRA_FIELDS.items():
+        if key not in layers:
+            continue
+        g = _wgs84(layers[key], simplify_m=100.0 if key in ("railways", "roads") else 0.0)
+        props = []
+        for _, row in g.iterrows():
+            name = _str(row.get("name"))
+            ko = _str(row.get("name_ko")) if "name_ko" in g.columns else ""
+            p: dict[str, Any] = {
+                "name": name,
+                "ko": ko,
+                "label": place_label(name, ko or None, lang),
+                "fields": [
+                    [f, _str(row.get(f))] for f in fields if f in g.columns and _str(row.get(f))
+                ],
+            }
+            if key == "ports":
+                p["cap"] = _num(row.get("capacity_mt_per_year")) or 0.0
+            props.append(p)
+        out[key] = _fc(g, props)
+    return out
+
+
+def _basemap(res: Any, lang: str) -> dict[str, Any]:
+    layers = res.layers
+    out: dict[str, Any] = {}
+    if "basemap_land" in layers:
+        g = _wgs84(layers["basemap_land"], simplify_m=1500.0, precision=3)
+        out["land"] = _fc(g, [{"name": _str(n)} for n in g["name"]])
+        x0, y0, x1, y1 = g.total_bounds
+        out["land_bounds"] = [[float(y0), float(x0)], [float(y1), float(x1)]]
+    gb = _wgs84(layers["boundaries"], simplify_m=400.0, precision=4)
+    out["countries"] = _fc(
+        gb,
+        [{"name": _str(n), "iso": _str(i)} for n, i in zip(gb["name"], gb["iso_a3"], strict=True)],
+    )
+    if "coastline" in layers:
+        gc = _wgs84(layers["coastline"], simplify_m=400.0, precision=4)
+        out["coast"] = _fc(gc, [{} for _ in range(len(gc))])
+    if "mdl" in layers:
+        gm = _wgs84(layers["mdl"], precision=4)
+        out["mdl"] = _fc(gm, [{"name": _str(n)} for n in gm["name"]])
+    if "cities" in layers:
+        c = layers["cities"]
+        pop = pd.to_numeric(c["population"], errors="coerce").fillna(0)
+        keep = c[(c["iso_a3"] == "PRK") | (pop >= 1_000_000)]
+        g = _wgs84(keep, precision=4)
+        cities = []
+        for _, r in g.iterrows():
+            ko = _str(r.get("name_ko"))
+            cities.append(
+                {
+                    "name": _str(r["name"]),
+                    "ko": ko,
+                    "label": place_label(_str(r["name"]), ko or None, lang),
+                    "pop": _num(r.get("population"), 0) or 0,
+                    "iso": _str(r.get("iso_a3")),
+                    "lat": r.geometry.y,
+                    "lon": r.geometry.x,
+                }
+            )
+        cities.sort(key=lambda d: -d["pop"])
+        out["cities"] = cities
+    return out
+
+
+def _planning(res: Any, lang: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    belts = res.belts
+    if belts is not None and len(belts):
+        g = _wgs84(belts, simplify_m=600.0, precision=4)
+        out["belts"] = _fc(
+            g,
+            [
+                {"belt": _str(r["belt"]), "label": belt_label(_str(r["belt"]), lang),
+                 "area": _num(r.get("area_km2"), 0), "net": _num(r.get("net_area_km2"), 0)}
+                for _, r in g.iterrows()
+            ],
+        )  # fmt: skip
+    ex = res.exclusions
+    if ex is not None and len(ex) and "kind" in ex.columns:
+        dmz = ex[ex["kind"] == "dmz"]
+        if len(dmz):
+            g = _wgs84(dmz, simplify_m=300.0, precision=4)
+            out["dmz"] = _fc(g, [{"name": _str(d)} for d in g.get("description", g["kind"])])
+    return out
+
+
+def _surfaces(res: Any) -> dict[str, Any]:
+    from geoplan.outputs.files import surface_overlay
+
+    out = {}
+    for profile, arr in res.surfaces.items():
+        png, bounds = surface_overlay(arr, res.grid.transform, res.grid.crs, SCORE_COLORS)
+        out[str(profile)] = {"png": png, "bounds": bounds}
+    return out
+
+
+def _result_row(row: pd.Series, crits: list[str]) -> dict[str, Any]:
+    """The numbers of one zone or site row the page needs for popups, ranking and what-if."""
+    score = _num(row.get("score"), 9)
+    return {
+        "id": _str(row.get("zone_id")),
+        "profile": _str(row.get("profile")),
+        "belt": _str(row.get("belt")),
+        "score": score,
+        "ok": score is not None,
+        "rank": _num(row.get("rank_in_belt"), 0),
+        "rank_all": _num(row.get("rank_overall"), 0),
+        "phase": _num(row.get("phase"), 0),
+        "priority": _num(row.get("priority"), 0),
+        "reason": _str(row.get("phase_reason")),
+        "p_top_k": _num(row.get("p_top_k"), 4),
+        "size": _str(row.get("size_class")),
+        "area": _num(row.get("area_km2"), 2),
+        # full precision: the what-if panel re-scores from these
+        "S": [_num(row.get(f"score_{c}"), 17) or 0.0 for c in crits],
+        "raw": [_num(row.get(f"raw_{c}"), 4) for c in crits],
+    }
+
+
+def _profiles(res: Any, lang: str) -> list[dict[str, Any]]:
+    sc = res.scenario
+    out = []
+    for name, p in sc.profiles.items():
+        crits = []
+        for pc, w in zip(p.criteria, p.weights, strict=True):
+            spec = sc.criteria.get(pc.criterion)
+            unit = _str(getattr(spec, "unit", ""))
+            metres = unit == "m" or unit.startswith("m ")
+            crits.append(
+                {
+                    "id": pc.criterion,
+                    "label": criterion_label(pc.criterion, lang, getattr(spec, "label", None)),
+                    "unit": _unit(unit, lang),
+                    "scale": 0.001 if metres else 1.0,
+                    "weight": float(w),
+                }
+            )
+        out.append(
+            {
+                "id": str(name),
+                "label": profile_label(str(name), lang, p.label),
+                "ahp": p.ahp is not None,
+                "criteria": crits,
+            }
+        )
+    return out
+
+
+_BELTS = ("west_coast", "east_coast", "border", "inland")
+
+
+def page_json(res: Any, *, lang: str = "en") -> dict[str, Any]:
+    """Everything the map page draws, as one JSON-ready dict (strings still raw).
+
+    Examples
+    --------
+    >>> # d = page_json(res); d["zones"][0]["results"][0]["score"]
+    """
+    sc = res.scenario
+    profiles = _profiles(res, lang)
+    crit_of = {p["id"]: [c["id"] for c in p["criteria"]] for p in profiles}
+
+    zones = []
+    if res.zones is not None and len(res.zones):
+        g = _wgs84(res.zones, simplify_m=25.0)
+        pts = res.zones.geometry.representative_point().to_crs(settings.map_crs)
+        for (_, row), pt, geom in zip(g.iterrows(), pts, g.geometry, strict=True):
+            name = _str(row.get("name"))
+            ko = _str(row.get("name_ko"))
+            d = _result_row(row, crit_of.get(_str(row.get("profile")), []))
+            d.update(
+                {
+                    "kind": "zone",
+                    "name": name,
+                    "ko": ko,
+                    # a zone's Korean name is a whole phrase (place, bearing, profile)
+                    "label": (ko or name) if lang == "ko" else name,
+                    "place": place_label(_str(row.get("place")), _str(row.get("place_ko")) or None,
+                                         lang),
+                    "place_plain": _str(row.get("place")),
+                    "place_ko": _str(row.get("place_ko")),
+                    "lat": round(pt.y, 5),
+                    "lon": round(pt.x, 5),
+                    "geom": geom.__geo_interface__ if geom is not None else None,
+                }
+            )  # fmt: skip
+            zones.append(d)
+
+    sites: dict[tuple[str, float, float], dict[str, Any]] = {}
+    if res.sites is not None and len(res.sites):
+        g = _wgs84(res.sites, precision=5)
+        for _, row in g.iterrows():
+            name = _str(row.get("name"))
+            ko = _str(row.get("name_ko"))
+            geom = row.geometry
+            pt = geom if geom.geom_type == "Point" else geom.representative_point()
+            key = (name, round(pt.x, 4), round(pt.y, 4))
+            if key not in sites:
+                sites[key] = {
+                    "kind": "site",
+                    "name": name,
+                    "ko": ko,
+                    "label": place_label(name, ko or None, lang),
+                    "lat": round(pt.y, 5),
+                    "lon": round(pt.x, 5),
+                    "results": [],
+                }
+            sites[key]["results"].append(
+                _result_row(row, crit_of.get(_str(row.get("profile")), []))
+            )
+
+    agg = sc.aggregation
+    robust = getattr(res, "robustness", None) or {}
+    draws = robust.get("draws") if isinstance(robust, dict) else None
+    return {
+        "lang": lang,
+        "title": _str(sc.name),
+        "description": _str(getattr(sc, "description", "")),
+        "method": agg.method,
+        "order_weights": [float(v) for v in (agg.order_weights or [])],
+        "top_k": int(getattr(sc.prioritisation, "top_k", 3) or 3),
+        "draws": int(draws or sc.sensitivity.draws or 0),
+        "profiles": profiles,
+        "belts": [{"id": b, "label": belt_label(b, lang)} for b in _BELTS],
+        "colors": SCORE_COLORS,
+        "zones": zones,
+        "sites": list(sites.values()),
+        "basemap": _basemap(res, lang),
+        "infra": _infra(res.layers, lang),
+        "planning": _planning(res, lang),
+        "surfaces": _surfaces(res) if getattr(res, "surfaces", None) else {},
+        "t": _words(lang),
+    }
+
+
+def _json_block(data: Any, element_id: str) -> str:
+    """One ``application/json`` script element; ``<``, ``>`` and ``&`` escaped inside."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return f'<script type="application/json" id="{element_id}">{text}</script>'
+
+
+def _static(name: str) -> str:
+    return resources.files("geoplan.webmap").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def _page(m: folium.Map, data: dict[str, Any], scripts: list[str], online: bool) -> str:
+    import branca
+
+    root = m.get_root()
+    data = {**data, "map": m.get_name()}
+    if not online:
+        m.default_js = []
+        m.default_css = []
+        root.header.add_child(branca.element.Element(inline_css(leaflet_css())), name="lf_css")
+        root.header.add_child(
+            branca.element.Element(inline_js(asset_text("xstatic.pkg.leaflet", "leaflet.js"))),
+            name="lf_js",
+        )
+    root.header.add_child(branca.element.Element(inline_css(_static("map.css"))), name="gp_css")
+    root.header.add_child(
+        branca.element.Element('<meta name="viewport" content="width=device-width, '
+                               'initial-scale=1">'), name="gp_vp")  # fmt: skip
+    root.html.add_child(branca.element.Element(_json_block(data, "geoplan-data")))
+    for s in scripts:
+        root.html.add_child(branca.element.Element(inline_js(_static(s))))
+    text = root.render()
+    title = f"<title>geoplan: {_html_escape(data.get('title', ''))}</title>"
+    text = text.replace("<head>", "<head>\n" + title, 1)
+    if not online:
+        urls = external_urls(text)
+        if urls:
+            raise ExportError(
+                f"offline map would fetch {len(urls)} URLs ({', '.join(urls[:3])}); not written"
+            )
+    return text
+
+
+def _html_escape(s: str) -> str:
+    import html
+
+    return html.escape(s, quote=True)
+
+
+def _skeleton(bounds: list[list[float]], online: bool) -> folium.Map:
+    (y0, x0), (y1, x1) = bounds
+    m = folium.Map(
+        location=[(y0 + y1) / 2, (x0 + x1) / 2],
+        zoom_start=7,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=False,
+    )
+    m.fit_bounds(bounds)
+    if online:
+        import xyzservices.providers as xyz
+
+        prov = xyz.OpenStreetMap.Mapnik
+        folium.TileLayer(
+            tiles=prov.build_url(), attr=prov.html_attribution, name="OpenStreetMap", max_zoom=18
+        ).add_to(m)
+    return m
+
+
+def render(res: Any, *, lang: str = "en", online: bool = False) -> str:
+    """The map of a run as one self-contained HTML page (offline unless ``online``).
+
+    Parameters
+    ----------
+    res : RunResult
+        A finished run (zones, sites, surfaces, layers, scenario).
+    lang : {"en", "ko"}
+        Language of every word on the page (from the message catalogue).
+    online : bool
+        Add an OpenStreetMap tile basemap and allow CDN links; offline by default.
+
+    Returns
+    -------
+    str
+        The HTML page.
+
+    Examples
+    --------
+    >>> # html = render(geoplan.run(...), lang="ko"); Path("map.html").write_text(html)
+    """
+    data = page_json(res, lang=lang)
+    b = res.layers["boundaries"]
+    prk = b[b["iso_a3"] == "PRK"] if "iso_a3" in b.columns else b
+    x0, y0, x1, y1 = (prk if len(prk) else b).to_crs(settings.map_crs).total_bounds
+    m = _skeleton([[float(y0), float(x0)], [float(y1), float(x1)]], online)
+    data["online"] = bool(online)
+    return _page(m, data, ["whatif.js", "map.js"], online)
+
+
+def _diff_side(gdf: gpd.GeoDataFrame | None, lang: str) -> list[dict[str, Any]]:
+    if gdf is None or not len(gdf):
+        return []
+    g = _wgs84(gdf, simplify_m=25.0)
+    pts = gdf.geometry.representative_point().to_crs(settings.map_crs)
+    out = []
+    for (_, row), pt, geom in zip(g.iterrows(), pts, g.geometry, strict=True):
+        out.append(
+            {
+                "id": _str(row.get("zone_id")),
+                "name": place_label(_str(row.get("name")), _str(row.get("name_ko")) or None, lang),
+                "profile": _str(row.get("profile")),
+                "profile_label": profile_label(_str(row.get("profile")), lang),
+                "belt": belt_label(_str(row.get("belt")), lang),
+                "kind": _str(row.get("kind")),
+                "score": _num(row.get("score"), 4),
+                "rank": _num(row.get("rank_in_belt"), 0),
+                "lat": round(pt.y, 5),
+                "lon": round(pt.x, 5),
+                "geom": geom.__geo_interface__ if geom is not None and not geom.is_empty else None,
+            }
+        )
+    return out
+
+
+def _outline() -> dict[str, Any] | None:
+    """Country outlines of the default layers, as a backdrop of the diff maps."""
+    try:
+        from geoplan import layers
+
+        b = layers.load("boundaries")
+    except Exception:  # the backdrop is optional: a diff map without it still reads
+        return None
+    g = _wgs84(b, simplify_m=300.0, precision=3)
+    return _fc(g, [{"iso": _str(i)} for i in g.get("iso_a3", [""] * len(g))])
+
+
+def render_diff(
+    diff: Any,
+    a: gpd.GeoDataFrame,
+    b: gpd.GeoDataFrame,
+    *,
+    names: tuple[str, str] | list[str] | None = None,
+    lang: str = "en",
+) -> str:
+    """Two runs' zones side by side on two synced offline maps, changes highlighted.
+
+    Parameters
+    ----------
+    diff : geoplan.compare.Diff
+        Its ``table`` (status same|moved|new|dropped, top_k entered|left, ranks, ids).
+    a, b : GeoDataFrame
+        Zones and sites of run A and run B (EPSG:5179).
+    names : pair of str, optional
+        Names of the two runs shown over each map.
+    lang : {"en", "ko"}
+
+    Returns
+    -------
+    str
+        The HTML page.
+
+    Examples
+    --------
+    >>> # html = render_diff(compare.diff(a, b), a, b, names=("base", "what-if"))
+    """
+    names = list(names or ("A", "B"))
+    table = diff.table
+    rows = []
+    for _, r in table.iterrows():
+        rows.append(
+            {
+                "status": _str(r.get("status")),
+                "top_k": _str(r.get("top_k")),
+                "a": _str(r.get("zone_id_a")),
+                "b": _str(r.get("zone_id_b")),
+                "name": _str(r.get("name_b")) or _str(r.get("name_a")),
+                "profile": profile_label(_str(r.get("profile")), lang),
+                "belt": belt_label(_str(r.get("belt")), lang),
+                "rank_a": _num(r.get("rank_a"), 0),
+                "rank_b": _num(r.get("rank_b"), 0),
+                "change": _num(r.get("rank_change"), 0),
+                "shift": _num(r.get("centroid_shift_km"), 1),
+            }
+        )
+    frames = [x for x in (a, b) if x is not None and len(x)]
+    allg = pd.concat([f.to_crs(settings.map_crs) for f in frames]) if frames else None
+    if allg is not None and len(allg):
+        x0, y0, x1, y1 = allg.total_bounds
+        bounds = [[float(y0), float(x0)], [float(y1), float(x1)]]
+    else:
+        bounds = [[37.5, 124.0], [43.0, 131.0]]
+    data = {
+        "lang": lang,
+        "title": " / ".join(str(n) for n in names[:2]),
+        "names": [str(n) for n in names[:2]],
+        "a": _diff_side(a, lang),
+        "b": _diff_side(b, lang),
+        "rows": rows,
+        "top_k": int(getattr(diff, "top_k", 3) or 3),
+        "bounds": bounds,
+        "outline": _outline(),
+        "colors": SCORE_COLORS,
+        "t": _words(lang),
+    }
+    m = _skeleton(bounds, online=False)
+    return _page(m, data, ["diff.js"], online=False)
