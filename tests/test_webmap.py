@@ -447,3 +447,36 @@ def test_robustness_is_shown_in_plain_words(res, tmp_path, browser):
         meta = pg.inner_text(f".gp-row[data-id='{best['zone_id']}'] .gp-meta")
         assert "top-3 in 87 % of 1,000 weightings" in meta
         assert p.errors == []
+
+
+def test_scenario_layers_are_drawn_with_names_as_text(tmp_path, chromium):
+    """A mask layer the scenario names reaches the map (and the GeoPackage), safely named."""
+    import geopandas as gpd
+    import shapely
+
+    import geoplan
+
+    hostile = "<img src=x onerror=alert('mask')>"
+    box = shapely.box(125.2, 38.6, 125.5, 38.9)
+    gpd.GeoDataFrame({"name": [hostile]}, geometry=[box], crs=4326).to_file(tmp_path / "m.gpkg")
+    res = geoplan.run(
+        {"layers": {"nogo": str(tmp_path / "m.gpkg")}, "constraints": {"mask_layers": ["nogo"]}},
+        grid={"resolution_m": 5000},
+        candidates={"zones_per_belt": 1},
+        profiles=["labour_intensive"],
+    )
+    written = res.write(tmp_path / "out", only=["map", "gpkg"])
+    import pyogrio
+
+    assert "nogo" in {str(r[0]) for r in pyogrio.list_layers(written["geopackage"])}
+    with open_offline(written["map"], chromium) as p:
+        assert p.page.evaluate("document.querySelector('input[data-layer=\"user:nogo\"]') !== null")
+        n = p.page.evaluate(
+            "() => { let n = 0; for (const k in window) { const v = window[k];"
+            " if (v instanceof L.Map) v.eachLayer(l => { if (l.feature && l.feature.properties"
+            " && l.feature.properties.label && l.feature.properties.label.includes('onerror'))"
+            " { n++; l.openPopup(); } }); } return n; }"
+        )
+        assert n >= 1
+        p.page.wait_for_timeout(200)
+        assert p.dialogs == [] and p.errors == []

@@ -288,6 +288,33 @@ def _profiles(res: Any, lang: str) -> list[dict[str, Any]]:
 _BELTS = ("west_coast", "east_coast", "border", "inland")
 
 
+_BASE_LAYERS = {"boundaries", "basemap_land", "coastline", "mdl", "cities", "railway_stations"}
+
+
+def _user_layers(res: Any) -> list[dict[str, Any]]:
+    """Layers the scenario names that the map has no style for (masks, OSM imports ...)."""
+    out = []
+    named = list(getattr(res.scenario, "layers", {}) or {})
+    named += [m for m in res.scenario.constraints.mask_layers if m not in named]
+    for key in named:
+        if key in _INFRA_FIELDS or key in _BASE_LAYERS or key not in res.layers:
+            continue
+        gdf = res.layers[key]
+        g = _wgs84(gdf, simplify_m=50.0)
+        fields = [c for c in g.columns if c != g.geometry.name][:6]
+        props = []
+        for _, row in g.iterrows():
+            props.append(
+                {
+                    "label": _str(row.get("name")) or key,
+                    "fields": [[f, _str(row.get(f))] for f in fields if _str(row.get(f))],
+                }
+            )
+        out.append({"id": key, "mask": key in res.scenario.constraints.mask_layers,
+                    "data": _fc(g, props)})  # fmt: skip
+    return out
+
+
 def page_json(res: Any, *, lang: str = "en") -> dict[str, Any]:
     """Everything the map page draws, as one JSON-ready dict (strings still raw).
 
@@ -366,6 +393,7 @@ def page_json(res: Any, *, lang: str = "en") -> dict[str, Any]:
         "sites": list(sites.values()),
         "basemap": _basemap(res, lang),
         "infra": _infra(res.layers, lang),
+        "user_layers": _user_layers(res),
         "planning": _planning(res, lang),
         "surfaces": _surfaces(res) if getattr(res, "surfaces", None) else {},
         "t": _words(lang),

@@ -233,7 +233,8 @@
       var tbl = el("table", "gp-kv", d);
       fields.forEach(function (kv) {
         var row = el("tr", "", tbl);
-        el("th", "", row, tr("map.field." + kv[0]));
+        var fk = "map.field." + kv[0];
+        el("th", "", row, D.t[fk] !== undefined ? D.t[fk] : kv[0]);
         el("td", "", row, kv[1]);
       });
     }
@@ -366,6 +367,32 @@
       });
       overlays[key] = g;
       if (key !== "economic_zones") g.addTo(map);
+    });
+  }
+  function userLayers() {
+    /* layers the scenario names (masks, imported OSM layers): drawn plainly, names as text */
+    (D.user_layers || []).forEach(function (u) {
+      var g = L.geoJSON(u.data, {
+        pane: "gpInfra",
+        style: function () {
+          return u.mask
+            ? { color: "#444", weight: 1, dashArray: "3 3", fillColor: "#444", fillOpacity: 0.25 }
+            : { color: "#6a3d9a", weight: 1.4, fillColor: "#cab2d6", fillOpacity: 0.3 };
+        },
+        pointToLayer: function (f, ll) {
+          return L.circleMarker(ll, { radius: 4, pane: "gpInfra", color: "#6a3d9a",
+            fillColor: "#cab2d6", fillOpacity: 0.9 });
+        },
+        onEachFeature: function (f, l) {
+          var p = f.properties;
+          l.bindTooltip(p.label);
+          l.bindPopup(function () {
+            return plainPopup(p.label, p.fields);
+          });
+        },
+      });
+      overlays["user:" + u.id] = g;
+      g.addTo(map);
     });
   }
   function planning() {
@@ -860,6 +887,12 @@
       Object.keys(INFRA).forEach(function (k) {
         toggle(inf, k, tr("map.layer." + k));
       });
+      if ((D.user_layers || []).length) {
+        var ug = group(tr("map.group.user"));
+        D.user_layers.forEach(function (u) {
+          toggle(ug, "user:" + u.id, u.id);
+        });
+      }
       var pl = group(tr("map.group.planning"));
       toggle(pl, "belts", tr("map.layer.belts"));
       toggle(pl, "dmz", tr("map.layer.dmz"));
@@ -1027,7 +1060,7 @@
     state.profile = D.profiles.length ? D.profiles[0].id : "*";
     overlays.zonesRoot = L.layerGroup().addTo(map);
     overlays.sitesRoot = L.layerGroup().addTo(map);
-    var steps = [basemap, planning, infra, results, title, search, layerTree, panel, legend,
+    var steps = [basemap, planning, infra, userLayers, results, title, search, layerTree, panel, legend,
       refresh];
     G.timing = G.timing || {};
     G.timing.parse = tParse;
