@@ -199,6 +199,9 @@ def _sibling(path: Path, suffix: str) -> Path | None:
     return None
 
 
+#: Most DBF record bytes read to detect a Shapefile's text encoding.
+_DBF_SAMPLE_BYTES = 64 * 1024 * 1024
+
 #: DBF language-driver ids after which GDAL guesses ISO-8859-1 (none, or "ANSI").
 _LDID_UNKNOWN = (0x00, 0x57)
 
@@ -225,7 +228,10 @@ def _dbf_text_columns(dbf: Path) -> tuple[int, list[tuple[str, bytes]]]:
             fields.append((name, chr(d[11]), offset, length))
             offset += length
         fh.seek(head_len)
-        body = fh.read(n_rec * rec_len) if rec_len else b""
+        # a sample of whole records is enough to tell UTF-8 from CP949; text past it that
+        # breaks the chosen codec is still refused by the reader, never mis-decoded
+        n_read = min(n_rec, _DBF_SAMPLE_BYTES // rec_len) if rec_len else 0
+        body = fh.read(n_read * rec_len)
     n = len(body) // rec_len if rec_len else 0
     recs = np.frombuffer(body[: n * rec_len], dtype=np.uint8).reshape(n, rec_len)
     cols = [
@@ -854,6 +860,8 @@ def check(
     if as_layer is not None and as_layer not in cat:
         raise LayerError(f"--as {as_layer}: not a default layer; expected one of {', '.join(cat)}")
     forced = cat[as_layer] if as_layer is not None else None
+    if forced is not None and not paths:
+        raise LayerError(f"--as {as_layer}: name the files to check against it")
     targets: list[tuple[Path, str | None, LayerSpec | None]] = []
     if not paths:
         targets = [(default_layers_dir() / str(s.file), None, s) for s in cat.values()]

@@ -182,3 +182,15 @@ def test_layers_check_refuses_undecodable_text_naming_the_field(tmp_path):
         check=False,
     )
     assert ok.returncode == 0, ok.stderr
+
+
+def test_text_past_the_detection_sample_is_refused_not_misread(tmp_path, monkeypatch):
+    path = _shapefile(tmp_path, "towns", ["Nampo", "평양", "개성"], "cp949")
+    rec_len = int.from_bytes(path.with_suffix(".dbf").read_bytes()[10:12], "little")
+    monkeypatch.setattr(layers, "_DBF_SAMPLE_BYTES", rec_len)  # sample = the ASCII record
+    with pytest.raises(LayerReadError) as info:
+        layers.load(path)
+    assert str(info.value).startswith(f"{path} [layer towns]: attribute text is not valid utf-8")
+    monkeypatch.setattr(layers, "_DBF_SAMPLE_BYTES", 3 * rec_len)
+    with pytest.warns(UserWarning, match="CP949"):
+        assert list(layers.load(path)["name"]) == ["Nampo", "평양", "개성"]

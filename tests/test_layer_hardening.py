@@ -286,3 +286,15 @@ def test_load_warns_through_python_warnings(some_null):
         warnings.simplefilter("always")
         layers.load(some_null)
     assert [w.category for w in rec] == [UserWarning]
+
+
+def test_check_as_without_files_is_a_usage_problem():
+    res = _cli(["layers", "check", "--as", "ports"])
+    assert res.exit_code == 1
+    assert "--as ports: name the files to check against it" in res.output
+
+
+def test_check_accepts_a_default_layer_name():
+    res = _cli(["layers", "check", "--strict", "ports"])
+    assert res.exit_code == 0, res.output
+    assert "ok: 1 layer source(s) valid" in res.output
