@@ -198,8 +198,12 @@ def test_cli_refuses_the_bomb_in_small_memory(tmp_path):
         ("[" * 5000 + "]" * 5000, "nesting deeper than"),
         ("name: a\nname: b\n", "line 2: duplicate key 'name' (first at line 1)"),
         (b"\xff\xfe\x00\x01", "not UTF-8 text"),
+        ("#" * 1_100_000 + "\n", "scenario file is 1,100,001 bytes; the limit is 1,000,000"),
+        ("a: !!python/name:os.system\n", "line 1: tag '!!python/name:os.system' is not allowed"),
+        ("a: &x [1, *x]\n", "line 1: alias '*x' refers to a node that contains it"),
+        ("grid: {resolution_m: [250}\n", "line 1: not valid YAML"),
     ],
-    ids=["deep", "duplicate", "binary"],
+    ids=["deep", "duplicate", "binary", "large", "tag", "cycle", "syntax"],
 )
 def test_cli_scenario_check_gives_one_line(tmp_path, content, fragment):
     p = tmp_path / "s.yaml"
