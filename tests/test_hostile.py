@@ -576,3 +576,166 @@ def test_hostile(case: Case, good_run: Path, tmp_path: Path, monkeypatch) -> Non
             table = pd.read_csv(out_dir / "ranking.csv")
             assert {"zone_id", "belt", "profile", "score", "phase"} <= set(table.columns)
             assert len(table) == rec["counts"]["zones"] + rec["counts"]["sites"]
+
+
+# --------------------------------------------------------------------------- XSS in map and report
+
+XSS_PROFILE = "<img src=x onerror=alert(3)>"
+XSS_CRIT = "<script>alert(4)</script>"
+
+
+def test_xss_strings_never_reach_the_html_unescaped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cities = _geojson("cities", _set_props(name=XSS_IMG, name_ko=XSS_SCRIPT))
+    (tmp_path / "cities.geojson").write_text(cities, encoding="utf-8")
+    sc = {
+        "name": XSS_IMG,
+        "description": XSS_SCRIPT,
+        "grid": {"resolution_m": 5000},
+        "candidates": {"zones_per_belt": 1},
+        "layers": {"cities": "cities.geojson"},
+        "criteria": {
+            XSS_CRIT: {"kind": "distance_to", "layer": "ports", "unit": XSS_IMG,
+                       "label": {"en": XSS_SCRIPT, "ko": XSS_IMG}},
+        },
+        "profiles": {
+            XSS_PROFILE: {
+                "description": XSS_SCRIPT,
+                "label": {"en": XSS_IMG, "ko": XSS_SCRIPT},
+                "criteria": [
+                    {"criterion": XSS_CRIT, "weight": 0.5,
+                     "transform": {"type": "linear", "low": 0, "high": 20000,
+                                   "direction": "falling"}},
+                    {"criterion": "labour_pool", "weight": 0.5,
+                     "transform": {"type": "linear", "low": 0, "high": 100000}},
+                ],
+            }
+        },
+        "only_profiles": [XSS_PROFILE],
+    }  # fmt: skip
+    (tmp_path / "s.yaml").write_text(json.dumps(sc), encoding="utf-8")
+    before = _tree(tmp_path)
+    rc, text = invoke(["run", "-q", "s.yaml", "--out", "out", "--only", "map,report,csv"])
+    assert rc == 0, text
+    assert "Traceback" not in text
+    assert {k: v for k, v in _tree(tmp_path).items() if not k.startswith("out/")} == before
+    htmls = sorted((tmp_path / "out").glob("*.html"))
+    assert len(htmls) == 2  # the map (slug of the name) and report.html
+    for h in htmls:
+        assert h.resolve().parent == (tmp_path / "out").resolve()
+        page = h.read_text("utf-8")
+        for payload in ("<img src=x", "<script>alert"):
+            assert payload not in page, f"{h.name}: unescaped {payload!r}"
+
+
+# --------------------------------------------------------------------------- export of an edited run
+
+
+@pytest.fixture(scope="module")
+def recorded_run(tmp_path_factory) -> Path:
+    """A good run whose run.json ``geoplan export`` reads."""
+    d = tmp_path_factory.mktemp("rec")
+    (d / "s.yaml").write_text(FAST, encoding="utf-8")
+    rc, out = invoke(["run", "-q", str(d / "s.yaml"), "--out", str(d / "out"), "--only", "csv"])
+    assert rc == 0, out
+    return d / "out"
+
+
+def _edit_name(rec):
+    rec["scenario"]["name"] = "../../../tmp/evil_export"
+    rec["scenario_name"] = "/tmp/evil_export"
+
+
+def _edit_layer_path(rec):
+    rec["scenario"]["layers"] = {"ports": "/etc/passwd"}
+
+
+def _edit_hash(rec):
+    rec["input_layers"]["ports"]["sha256"] = "0" * 64
+
+
+def _edit_scenario_type(rec):
+    rec["scenario"] = ["not", "a", "mapping"]
+
+
+def _edit_scenario_bad(rec):
+    rec["scenario"]["grid"] = {"resolution_m": "abc"}
+
+
+EXPORTS = [
+    ("name-escape", _edit_name, "csv", 0, ""),
+    ("name-escape-map", _edit_name, "map", 0, ""),
+    ("layer-path-edited", _edit_layer_path, "csv", 1, r"run\.json.*ports"),
+    ("input-hash-edited", _edit_hash, "csv", 1, r"run\.json.*changed.*ports"),
+    ("scenario-not-mapping", _edit_scenario_type, "csv", 1, r"run\.json"),
+    ("scenario-invalid", _edit_scenario_bad, "csv", 1, r"grid\.resolution_m"),
+    ("record-garbage", b"\x00\xff{", "csv", 1, r"run\.json"),
+    ("record-empty", b"", "csv", 1, r"run\.json"),
+]
+
+
+@pytest.mark.parametrize(("edit", "kind", "rc", "culprit"), [e[1:] for e in EXPORTS],
+                         ids=[e[0] for e in EXPORTS])  # fmt: skip
+def test_export_of_an_edited_record(recorded_run, tmp_path, monkeypatch, edit, kind, rc, culprit):
+    monkeypatch.chdir(tmp_path)
+    run_dir = tmp_path / "run"
+    shutil.copytree(recorded_run, run_dir)
+    if isinstance(edit, bytes):
+        (run_dir / "run.json").write_bytes(edit)
+    else:
+        rec = json.loads((run_dir / "run.json").read_text("utf-8"))
+        edit(rec)
+        (run_dir / "run.json").write_text(json.dumps(rec), encoding="utf-8")
+    before, evil_before = _tree(tmp_path), _evil_in_tmp()
+    code, text = invoke(["export", kind, "-q", "--run", str(run_dir)])
+    assert "Traceback" not in text and "internal error" not in text, text
+    assert code == rc, text
+    assert _evil_in_tmp() == evil_before
+    after = _tree(tmp_path)
+    changed = {k for k in set(after) | set(before) if after.get(k) != before.get(k)}
+    assert "run/run.json" not in changed  # export never rewrites the record
+    if rc == 1:
+        assert changed == set(), changed
+        assert re.search(culprit, text), text
+    else:
+        assert all(k.startswith("run/") and k.count("/") == 1 for k in changed), changed
+        if kind == "map":
+            assert "run/tmp_evil_export.html" in changed  # the name, slugged, inside --run
+
+
+# --------------------------------------------------------------------------- warnings
+
+WARN_SC = (
+    FAST
+    + "profiles:\n  labour_intensive:\n    criteria:\n      - {criterion: labour_pool, weight: 0.9}\n"
+    + "prioritisation:\n  phase_rules:\n    - {phase: 1, when: {profile: labor_intensive}, "
+    "reason: foundation}\n    - {phase: 3, when: {}, reason: new_base}\n"
+)
+WARNINGS = [
+    "warning: profiles.labour_intensive.criteria weights: sum to 1.55, not 1; normalised",
+    "warning: prioritisation.phase_rules[0].when.profile: no profile 'labor_intensive' in this "
+    "scenario; the rule never matches it; did you mean 'labour_intensive'?",
+]
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["default", "quiet"])
+def test_warnings_one_clean_line_each_once(tmp_path, quiet):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "s.yaml").write_text(WARN_SC, encoding="utf-8")
+    cmd = [sys.executable, "-m", "geoplan", "scenario", "check", "s.yaml"] + (
+        ["-q"] if quiet else []
+    )
+    proc = subprocess.run(
+        cmd, cwd=tmp_path, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)}, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    if quiet:
+        assert lines == []
+    else:
+        assert sorted(ln for ln in lines if ln.startswith("warning:")) == sorted(WARNINGS)
+        assert not [ln for ln in lines if ".py" in ln or "warn(" in ln], lines
