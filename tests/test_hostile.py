@@ -628,7 +628,7 @@ def test_xss_strings_never_reach_the_html_unescaped(tmp_path, monkeypatch):
             assert payload not in page, f"{h.name}: unescaped {payload!r}"
 
 
-# --------------------------------------------------------------------------- export of an edited run
+# ------------------------------------------------------------------- export of an edited run
 
 
 @pytest.fixture(scope="module")
@@ -707,7 +707,8 @@ def test_export_of_an_edited_record(recorded_run, tmp_path, monkeypatch, edit, k
 
 WARN_SC = (
     FAST
-    + "profiles:\n  labour_intensive:\n    criteria:\n      - {criterion: labour_pool, weight: 0.9}\n"
+    + "profiles:\n  labour_intensive:\n    criteria:\n"
+    + "      - {criterion: labour_pool, weight: 0.9}\n"
     + "prioritisation:\n  phase_rules:\n    - {phase: 1, when: {profile: labor_intensive}, "
     "reason: foundation}\n    - {phase: 3, when: {}, reason: new_base}\n"
 )
@@ -739,3 +740,34 @@ def test_warnings_one_clean_line_each_once(tmp_path, quiet):
     else:
         assert sorted(ln for ln in lines if ln.startswith("warning:")) == sorted(WARNINGS)
         assert not [ln for ln in lines if ".py" in ln or "warn(" in ln], lines
+
+
+# --------------------------------------------------------------------------- runs with no zones
+
+NO_ZONES = {
+    "zones-per-belt-0": "grid: {resolution_m: 5000}\ncandidates: {zones_per_belt: 0}\n",
+    "belts-1m": FAST + "belts: {west_coast_km: 0.001, east_coast_km: 0.001, border_km: 0.001}\n",
+    "min-value-unmet": _only("p1", extra=", min_value: 1.0e9"),
+}
+
+
+@pytest.mark.parametrize("text", list(NO_ZONES.values()), ids=list(NO_ZONES))
+def test_no_zones_writes_valid_empty_outputs(tmp_path, monkeypatch, ogrinfo, text):
+    import subprocess
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(text, encoding="utf-8")
+    rc, out = invoke(["run", "-q", "s.yaml", "--out", "out", "--only", "csv,gpkg,map"])
+    assert rc == 0, out
+    rec = json.loads((tmp_path / "out" / "run.json").read_text("utf-8"))
+    assert rec["counts"]["zones"] == 0
+    info = subprocess.run(
+        [ogrinfo, "-so", "-ro", str(tmp_path / "out" / "s.gpkg"), "zones"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "Feature Count: 0" in info
+    table = pd.read_csv(tmp_path / "out" / "ranking.csv")
+    assert {"zone_id", "kind", "score", "phase"} <= set(table.columns)
+    assert (table["kind"] != "zone").all() and len(table) == rec["counts"]["sites"]
+    page = (tmp_path / "out" / "s.html").read_text("utf-8")
+    assert page.lstrip().lower().startswith("<!doctype html") and "</html>" in page
