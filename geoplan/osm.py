@@ -28,7 +28,7 @@ import pandas as pd
 import shapely
 
 from geoplan import settings
-from geoplan._errors import LayerReadError
+from geoplan._errors import LayerError, LayerReadError
 from geoplan._io import atomic_path
 
 __all__ = ["HIGHWAY_SPEEDS_KPH", "KEEP_TAGS", "filter_pbf", "import_extract"]
@@ -116,8 +116,15 @@ def _clip_area(clip: str | Path | None) -> shapely.Geometry | None:
 
     if str(clip).lower() == "dprk":
         return regions.dprk_polygon(L.load("boundaries", crs=settings.map_crs))
-    area = L.load(clip, crs=settings.map_crs)
-    return shapely.union_all(area.geometry.to_numpy())
+    # features without geometry are dropped by load() with one warning; a layer with
+    # none left, or without any area, is refused naming the file
+    path_text, _, sub = str(clip).partition("::")
+    area = L.load(path_text, layer=sub or None, crs=settings.map_crs)
+    polygons = area.geometry[area.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if polygons.empty:
+        kinds = ", ".join(sorted(set(area.geometry.geom_type)))
+        raise LayerError(f"{clip}: --clip needs polygons; the layer holds {kinds}")
+    return shapely.union_all(polygons.to_numpy())
 
 
 def _features(

@@ -50,23 +50,44 @@ def register(main: click.Group) -> None:
             click.echo(f"exclusion dmz: {dmz:,.0f} km² of land")
 
     @layers.command("check")
-    @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+    @click.argument("paths", nargs=-1)
+    @click.option(
+        "--as",
+        "as_layer",
+        default=None,
+        metavar="LAYER",
+        help="Check the files against this default layer's spec (e.g. --as ports).",
+    )
+    @click.option(
+        "--encoding",
+        default=None,
+        metavar="ENC",
+        help="Text encoding of Shapefile attributes (e.g. cp949); default: .cpg or detected.",
+    )
+    @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
     @verbosity
     @handle_errors
-    def layers_check(paths: tuple[Path, ...]) -> None:
-        """Validate the default layers, or the given files and folders.
+    def layers_check(
+        paths: tuple[str, ...], as_layer: str | None, encoding: str | None, strict: bool
+    ) -> None:
+        """Validate the default layers, or the given files, folders and FILE::LAYER.
 
-        Prints one line per problem (file, layer, field, what was expected) and
-        exits 1 if there is any.
+        Prints one line per problem (file, layer, field, what was expected).
+        Exits 1 if there is any error (or, with --strict, any warning);
+        warnings alone (features without geometry dropped, geometries
+        repaired, an encoding detected) exit 0.
         """
         from geoplan import layers as L
 
-        problems = L.check(list(paths))
+        problems = L.check(list(paths), as_layer=as_layer, encoding=encoding)
         for p in problems:
             click.echo(f"{p.severity}: {p}", err=True)
-        if problems:
+        errors = [p for p in problems if p.severity == "error"]
+        if errors or (strict and problems):
             sys.exit(1)
-        click.echo(f"ok: {len(paths) or 'all default'} layer source(s) valid")
+        n = len(problems)
+        what = f"usable ({n} warning{'s' if n != 1 else ''})" if n else "valid"
+        click.echo(f"ok: {len(paths) or 'all default'} layer source(s) {what}")
 
     @layers.command("build")
     @click.option(
