@@ -462,7 +462,9 @@ CASES: list[Case] = [
         _geojson("ports", _first_geom(None)),
         r"",
         rc=0,
-        waiting="null geometries dropped with a warning (inputs branch, layers.py)",
+    ),
+    _layer_case(
+        "layer-all-null-geometry", "ports", _geojson("ports", _geom(None)), r"bad_ports\.geojson"
     ),
     _layer_case(
         "layer-xss-names",
@@ -725,7 +727,8 @@ def test_warnings_one_clean_line_each_once(tmp_path, quiet):
     import subprocess
     import sys
 
-    (tmp_path / "s.yaml").write_text(WARN_SC, encoding="utf-8")
+    (tmp_path / "s.yaml").write_text(WARN_SC + "layers: {ports: p.geojson}\n", encoding="utf-8")
+    (tmp_path / "p.geojson").write_text(_geojson("ports", _first_geom(None)), encoding="utf-8")
     cmd = [sys.executable, "-m", "geoplan", "scenario", "check", "s.yaml"] + (
         ["-q"] if quiet else []
     )
@@ -738,7 +741,10 @@ def test_warnings_one_clean_line_each_once(tmp_path, quiet):
     if quiet:
         assert lines == []
     else:
-        assert sorted(ln for ln in lines if ln.startswith("warning:")) == sorted(WARNINGS)
+        n = len(_layer("ports")["features"])
+        dropped = f"warning: {tmp_path / 'p.geojson'} [layer ports]: dropped 1 of {n} features"
+        expected = [*WARNINGS, dropped + " with no geometry"]
+        assert sorted(ln for ln in lines if ln.startswith("warning:")) == sorted(expected)
         assert not [ln for ln in lines if ".py" in ln or "warn(" in ln], lines
 
 
