@@ -170,8 +170,11 @@ def population_within(
     """
     if field not in layer.columns:
         raise LayerError(f"field '{field}': not in the layer (population_within)")
-    pop = pd.to_numeric(layer[field], errors="coerce").to_numpy(dtype=float, na_value=0.0)
-    pop = np.nan_to_num(pop, nan=0.0)
+    col = layer[field]
+    pop = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if col.notna().any() and np.isnan(pop).all():
+        raise LayerError(f"field '{field}': must be numeric (population_within), got text")
+    pop = np.nan_to_num(pop, nan=0.0, posinf=0.0, neginf=0.0)
     pxy = _point_xy(layer)
     out = np.zeros(len(xy))
     tree = cKDTree(xy)
@@ -345,6 +348,8 @@ def param_problems(spec: Any, layers: Mapping[str, gpd.GeoDataFrame] | None = No
         exp = _expected(known[k])
         if not _type_ok(v, exp):
             out.append(f"{where}.params.{k}: must be {_ARTICLE[exp]}, got {v!r:.60}")
+        elif (bad := _range_problem(k, v)) is not None:
+            out.append(f"{where}.params.{k}: {bad}")
     for k, p in known.items():
         if p.default is inspect.Parameter.empty and k not in spec.params:
             out.append(f"{where}.params.{k}: missing (needed by {spec.kind})")
@@ -367,6 +372,31 @@ def param_problems(spec: Any, layers: Mapping[str, gpd.GeoDataFrame] | None = No
     if spec.kind in ("raster", "slope") and isinstance(path, str) and not Path(path).exists():
         out.append(f"{where}.params.path: {path}: no such file or folder")
     return out
+
+
+#: Parameters with a range: (lowest, lowest allowed itself?, whole number?).
+_RANGES = {
+    "radius_m": (0.0, False, False),
+    "decay_m": (0.0, False, False),
+    "buffer_m": (0.0, True, False),
+    "band": (1.0, True, True),
+}
+#: Parameters with a fixed set of values.
+_CHOICES = {"mode": ("sum", "gravity"), "resampling": ("bilinear", "nearest")}
+
+
+def _range_problem(key: str, value: Any) -> str | None:
+    """Why ``value`` is out of range for parameter ``key`` (None when it is fine)."""
+    if key in _CHOICES and isinstance(value, str) and value not in _CHOICES[key]:
+        return f"must be one of {', '.join(_CHOICES[key])}, got {value!r:.60}"
+    if key not in _RANGES or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    lo, inclusive, whole = _RANGES[key]
+    if whole and float(value) != int(value):
+        return f"must be a whole number, got {value!r}"
+    if value < lo or (value == lo and not inclusive):
+        return f"must be {'at least' if inclusive else 'more than'} {lo:g}, got {value!r}"
+    return None
 
 
 _ARTICLE = {

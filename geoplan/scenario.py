@@ -567,6 +567,12 @@ def _check(value: Any, node: tuple, path: str, errs: list[str], user: bool = Fal
         if not isinstance(value, Mapping):
             errs.append(f"{path}: must be a mapping, got {type(value).__name__}")
     elif kind == "list_of":
+        if node[1] is _PROFILE_CRITERION and isinstance(value, Mapping):
+            # a profile's criteria by name (``--set profiles.P.criteria.C.weight=0.6``)
+            for k, v in value.items():
+                if v is not None:
+                    _check(v, node[1], f"{path}.{k}", errs)
+            return
         if not isinstance(value, list):
             errs.append(f"{path}: must be a list, got {type(value).__name__}")
             return
@@ -817,6 +823,8 @@ def _nested(key: str, value: Any) -> dict[str, Any]:
 def _split_key(key: str) -> list[str | int]:
     parts: list[str | int] = []
     for raw in key.split("."):
+        if not raw:
+            raise ScenarioError(f"--set {key}: empty part in the key; expected e.g. grid.bbox")
         name, _, rest = raw.partition("[")
         if name:
             parts.append(name)
@@ -945,7 +953,7 @@ def load_scenario(
         user = _read_yaml(p)
         folder = p.resolve().parent
         source = str(p)
-    if user:
+    if scenario is not None:  # an empty file or mapping is the default under its own name
         errs: list[str] = []
         _check(user, ("map", SCHEMA), "scenario", errs, user=True)
         if errs:

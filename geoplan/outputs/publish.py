@@ -89,7 +89,10 @@ class Staging:
 
     def publish(self) -> dict[Path, Path]:
         """Rename every staged file onto its target (journalled: a kill rolls forward)."""
-        moves = [(s, t) for s, t in self.planned if s.exists()]
+        moves = [(s, Path(os.path.abspath(t))) for s, t in self.planned if s.exists()]
+        for _, t in moves:  # refuse before the first rename, never half-way through
+            if t.is_dir() and not t.is_symlink():
+                raise ExportError(f"{t}: is a folder; remove it or choose another --out")
         journal = self.folder / JOURNAL
         tmp = journal.with_suffix(".tmp")
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -110,22 +113,32 @@ def _apply(moves: list[tuple[Path, Path]]) -> None:
             os.replace(staged, target)
 
 
+def _may_move(folder: Path, staged: Path, target: Path) -> bool:
+    """Whether a journal entry is one :meth:`Staging.publish` could have written."""
+    if staged.parent.parent != folder or not staged.parent.name.startswith(STAGING_PREFIX):
+        return False
+    if ".." in staged.parts or ".." in target.parts:
+        return False
+    if folder.resolve() in target.resolve().parents:
+        return True
+    # the map of a run without --out: maps/<slug>.html beside the data folder's parent
+    return (
+        target.suffix == ".html"
+        and target.parent.name == "maps"
+        and safe_name(target.stem) == target.stem
+    )
+
+
 def recover(folder: Path) -> None:
     """Finish an interrupted publish and remove what killed runs left behind."""
     journal = folder / JOURNAL
     if journal.exists():
         try:
             moves = [(Path(s), Path(t)) for s, t in json.loads(journal.read_text("utf-8"))]
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError, UnicodeDecodeError):
             moves = []
         # only files of our own staging folders, onto targets beside or below this folder
-        ok = [
-            (s, t)
-            for s, t in moves
-            if s.parent.parent == folder
-            and s.parent.name.startswith(STAGING_PREFIX)
-            and (folder.resolve() in t.resolve().parents or t.suffix == ".html")
-        ]
+        ok = [(s, t) for s, t in moves if _may_move(folder, s, t)]
         _apply(ok)
         journal.unlink()
     for p in folder.iterdir() if folder.is_dir() else []:
