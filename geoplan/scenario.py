@@ -567,12 +567,6 @@ def _check(value: Any, node: tuple, path: str, errs: list[str], user: bool = Fal
         if not isinstance(value, Mapping):
             errs.append(f"{path}: must be a mapping, got {type(value).__name__}")
     elif kind == "list_of":
-        if node[1] is _PROFILE_CRITERION and isinstance(value, Mapping):
-            # a profile's criteria by name (``--set profiles.P.criteria.C.weight=0.6``)
-            for k, v in value.items():
-                if v is not None:
-                    _check(v, node[1], f"{path}.{k}", errs)
-            return
         if not isinstance(value, list):
             errs.append(f"{path}: must be a list, got {type(value).__name__}")
             return
