@@ -31,6 +31,11 @@ __all__ = [
 ]
 
 
+#: Geometry types of geoplan's own layers, for when a run leaves one empty.
+_EMPTY_TYPES = {"zones": "MultiPolygon", "sites": "Point", "belts": "MultiPolygon",
+                "exclusions": "MultiPolygon"}  # fmt: skip
+
+
 def _gpkg_ready(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out = gdf.copy()
     for col in out.columns:
@@ -74,7 +79,10 @@ def write_geopackage(
                     dataset_options={"VERSION": "1.2"} if first else None,
                     dataset_metadata=meta if first else None,
                     layer_options={"DESCRIPTION": f"geoplan {name}"},
-                )
+                    # an empty layer keeps a real geometry type (QGIS shows it as such)
+                    **({"geometry_type": _EMPTY_TYPES.get(name, "Unknown")} if len(gdf) == 0
+                       else {}),
+                )  # fmt: skip
             except Exception as exc:
                 raise ExportError(f"{path} [layer {name}]: cannot write ({exc})") from exc
             first = False
