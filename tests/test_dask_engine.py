@@ -114,3 +114,47 @@ def test_missing_dask_is_one_line(monkeypatch):
     msg = str(exc.value)
     assert "\n" not in msg
     assert "pip install -e '.[dask]'" in msg
+
+
+def test_fine_grid_refused_in_one_line_with_the_estimate():
+    """A 25 m run of the default scenario is refused before any grid is allocated."""
+    import re
+    import subprocess
+    import sys
+
+    from geoplan._memory import available_bytes, estimate_bytes, fmt_bytes
+    from geoplan.pipeline import MEMORY_SHARE
+
+    from .conftest import REPO
+
+    cmd = [sys.executable, "-m", "geoplan", "run", "--set", "grid.resolution_m=25", "-q"]
+    cmd += ["--out", "/nonexistent/never-written"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
+    lines = [ln for ln in proc.stderr.splitlines() + proc.stdout.splitlines() if ln.strip()]
+    m = re.search(r"\(([\d,]+) grid cells, ([\d,]+) candidates\)", proc.stderr + proc.stdout)
+    assert m, proc.stderr
+    rect, cand = (int(g.replace(",", "")) for g in m.groups())
+    need = estimate_bytes(rect, cand, 8, 5)
+    if need <= available_bytes() * MEMORY_SHARE:
+        pytest.skip(f"this machine has room for {fmt_bytes(need)}; nothing to refuse")
+    assert proc.returncode == 1
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    # the rectangle of the default belts at 25 m, and the estimate from those counts
+    assert 4.0e8 < rect < 5.5e8 and 0.1 < cand / rect < 0.2
+    assert f"25 m needs about {fmt_bytes(need)} in memory" in lines[0]
+    assert "--engine dask" in lines[0]
+
+
+def test_dask_engine_skips_the_memory_refusal(monkeypatch):
+    _need_dask()
+    from geoplan import _memory, pipeline
+    from geoplan._errors import ScenarioError
+
+    monkeypatch.setattr(pipeline, "available_bytes", lambda: 2**20)  # 1 MB left
+    with pytest.raises(ScenarioError, match=r"needs about .* in memory"):
+        pipeline.Session(grid={"resolution_m": 5000}).run()
+    res = pipeline.Session(
+        engine="dask", scheduler="synchronous", grid={"resolution_m": 5000}
+    ).run()
+    assert _memory.available_bytes() > 2**20  # the real function is untouched
+    assert len(res.zones) > 0 and res.zones["score"].between(0, 1).all()
