@@ -55,7 +55,7 @@ class Grid:
         return rasterize(
             [(inner, 1)], out_shape=(self.height, self.width), transform=self.transform,
             fill=0, dtype="uint8",
-        ).astype(bool)  # fmt: skip
+        ).view(bool)  # 0/1 bytes are valid bools: no second grid-sized copy  # fmt: skip
 
     def cell_polygons(self, rows: np.ndarray, cols: np.ndarray) -> shapely.Geometry:
         """The union of the given cells' squares."""
