@@ -196,7 +196,15 @@ class DaskEngine:
                 self._get = None
 
     def _compute(self, arr: Any) -> np.ndarray:
-        return np.asarray(arr.compute(scheduler=self._get))
+        try:
+            return np.asarray(arr.compute(scheduler=self._get))
+        except RuntimeError as exc:
+            if "deserializ" not in str(exc):
+                raise
+            raise GeoplanError(
+                f"--scheduler {self.scheduler}: the scheduler or its workers cannot load "
+                "geoplan's tasks; install this geoplan (with dask) in their environment"
+            ) from None
 
     def evaluate(
         self,
