@@ -134,7 +134,7 @@ def grow_zones(
             r0, c0 = divmod(int(flat), w)
             if blocked[r0, c0]:
                 continue
-            cells = _grow(score, free, blocked, r0, c0, need, radius_cells)
+            cells = _grow(score, free & ~blocked, r0, c0, need, radius_cells)
             if cells is None:
                 blocked[r0, c0] = True
                 continue
@@ -160,15 +160,8 @@ def grow_zones(
 
 
 def _grow(
-    score: np.ndarray,
-    free: np.ndarray,
-    blocked: np.ndarray,
-    r0: int,
-    c0: int,
-    need: int,
-    radius: float,
+    score: np.ndarray, free: np.ndarray, r0: int, c0: int, need: int, radius: float
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    # free and blocked are read cell by cell (no whole-grid ``free & ~blocked`` per seed)
     h, w = score.shape
     seen = {(r0, c0)}
     heap = [(-score[r0, c0], r0, c0)]
@@ -183,7 +176,6 @@ def _grow(
                 and 0 <= cc < w
                 and (rr, cc) not in seen
                 and free[rr, cc]
-                and not blocked[rr, cc]
                 and (rr - r0) ** 2 + (cc - c0) ** 2 <= radius * radius
             ):
                 seen.add((rr, cc))
