@@ -14,7 +14,7 @@ import os
 __all__ = ["available_bytes", "estimate_bytes", "fmt_bytes"]
 
 #: Bytes the imported libraries take before any data (geopandas, shapely, pyproj, rasterio).
-BASELINE = 350 * 2**20
+BASELINE = 400 * 2**20
 
 
 def available_bytes() -> int:
@@ -58,15 +58,17 @@ def estimate_bytes(rect_cells: int, candidate_cells: int, n_criteria: int, n_pro
     Examples
     --------
     >>> fmt_bytes(estimate_bytes(1000 * 1000, 500_000, 8, 5))
-    '0.6 GB'
+    '0.5 GB'
     """
+    # Calibrated on `geoplan run` of the default scenario (8 criteria, 5 profiles, every output;
+    # bench/README.md): measured peak RSS 351, 451, 666, 2033 MB at 1000, 500, 250, 100 m, this
+    # estimate 419, 476, 704, 2298 MB (5-19 % above).
     # per rectangle cell: belt masks and union (bool x4), rasterize buffer (uint8), cell index
-    # (int32), one float32 surface per profile, zone-growing masks (bool x3), a float64
-    # surface temporary
-    per_rect = 4 + 1 + 4 + 4 * n_profiles + 3 + 8
-    # per candidate: xy (2 float64), raw table (k float64), one profile's transformed,
-    # contribution and temporaries (about 4 k float64), score, k-d tree query buffers
-    per_cand = 16 + 8 * n_criteria + 4 * 8 * n_criteria + 8 + 48
+    # (int32), one float32 surface per profile, zone-growing masks (bool x3)
+    per_rect = 4 + 1 + 4 + 4 * n_profiles + 3
+    # per candidate: xy (2 float64), raw table (k float64), one profile's transformed and
+    # contribution tables (2 k float64), score, k-d tree query buffers
+    per_cand = 16 + 8 * n_criteria + 2 * 8 * n_criteria + 8 + 24
     return BASELINE + rect_cells * per_rect + candidate_cells * per_cand
 
 

@@ -117,6 +117,8 @@ def _distance_kdtree(
     polys = geoms[(types == 3) | (types == 6)]
     outline = np.concatenate([shapely.boundary(polys), geoms[(types != 3) & (types != 6)]])
     coords = shapely.get_coordinates(shapely.segmentize(outline, max(2.0 * tol, 1e-3)))
+    # shared vertices (line ends, ring closures) once: the same nearest distances, a smaller tree
+    coords = np.unique(coords, axis=0)
     if saturate is None or not np.isfinite(saturate) or saturate <= 40 * tol:
         dist, _ = cKDTree(coords).query(xy, k=1, workers=-1)
     else:
@@ -138,12 +140,17 @@ def nearest_attribute(xy: np.ndarray, layer: gpd.GeoDataFrame, field: str) -> np
     if field not in layer.columns:
         raise LayerError(f"field '{field}': not in the layer (nearest_attribute)")
     geoms = layer.geometry.to_numpy()
-    tree = shapely.STRtree(geoms)
-    idx = tree.query_nearest(shapely.points(xy), all_matches=False)
     col = layer[field]
     values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     if col.notna().any() and np.isnan(values).all():
         raise LayerError(f"field '{field}': must be numeric (nearest_attribute), got text")
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if ok.any() and (shapely.get_type_id(geoms[ok]) == 0).all():
+        # points only: a k-d tree answers without building a shapely point per candidate
+        _, near = cKDTree(shapely.get_coordinates(geoms[ok])).query(xy, k=1, workers=-1)
+        return values[np.flatnonzero(ok)[near]]
+    tree = shapely.STRtree(geoms)
+    idx = tree.query_nearest(shapely.points(xy), all_matches=False)
     out = np.empty(len(xy))
     out[idx[0]] = values[idx[1]]
     return out

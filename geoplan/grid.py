@@ -39,10 +39,20 @@ class Grid:
 
     def cell_xy(self, mask: np.ndarray) -> np.ndarray:
         """Centres of the cells where ``mask`` is true, row by row, as an (n, 2) array."""
-        rows, cols = np.nonzero(mask)
-        return np.column_stack(
-            [self.x0 + (cols + 0.5) * self.res, self.y1 - (rows + 0.5) * self.res]
-        )
+        # in place, one grid-sized index array at a time; the same values as
+        # x0 + (col + 0.5) * res and y1 - (row + 0.5) * res
+        flat = np.flatnonzero(mask)
+        out = np.empty((len(flat), 2))
+        w = mask.shape[1]
+        out[:, 1] = flat // w
+        out[:, 0] = flat
+        del flat
+        out[:, 0] -= out[:, 1] * w
+        out += 0.5
+        out *= self.res
+        out[:, 0] += self.x0
+        np.subtract(self.y1, out[:, 1], out=out[:, 1])
+        return out
 
     def mask(self, geom: shapely.Geometry) -> np.ndarray:
         """Cells lying wholly inside ``geom`` (centre inside ``geom`` eroded by a half diagonal)."""
@@ -55,7 +65,7 @@ class Grid:
         return rasterize(
             [(inner, 1)], out_shape=(self.height, self.width), transform=self.transform,
             fill=0, dtype="uint8",
-        ).astype(bool)  # fmt: skip
+        ).view(bool)  # 0/1 bytes are valid bools: no second grid-sized copy  # fmt: skip
 
     def cell_polygons(self, rows: np.ndarray, cols: np.ndarray) -> shapely.Geometry:
         """The union of the given cells' squares."""

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
@@ -28,6 +27,9 @@ from scipy.spatial import cKDTree
 
 from geoplan._errors import LayerError
 from geoplan.criteria import register
+
+if TYPE_CHECKING:  # networkx (12 MB) only when a graph is asked for
+    import networkx as nx
 
 __all__ = ["DEFAULT_SPEEDS_KPH", "Network", "build_network", "to_networkx", "travel_time_to"]
 

@@ -370,7 +370,13 @@ def _sites(
     return out, [str(n) for n in names[excluded]]
 
 
-def prepare(scenario: Scenario, *, progress: bool = False, timer: _Timer | None = None) -> Prepared:
+def prepare(
+    scenario: Scenario,
+    *,
+    progress: bool = False,
+    timer: _Timer | None = None,
+    check_memory: bool = True,
+) -> Prepared:
     """Load layers, build belts, exclusions, grid, candidates and listed sites (no criteria yet).
 
     Raises
@@ -393,7 +399,8 @@ def prepare(scenario: Scenario, *, progress: bool = False, timer: _Timer | None 
         excl_union = shapely.union_all(excl.geometry.to_numpy())
     with timer("grid"):
         grid = _grid(sc, belts)
-        _memory_check(sc, grid, belts)
+        if check_memory:
+            _memory_check(sc, grid, belts)
         masks: dict[str, np.ndarray] = {}
         claimed = np.zeros((grid.height, grid.width), dtype=bool)
         geoms = dict(zip(belts["belt"], belts.geometry, strict=True))
@@ -475,7 +482,7 @@ def _saturation(sc: Scenario, criterion: str) -> float | None:
 
 
 def ensure_criteria(
-    prepared: Prepared, sc: Scenario, timer: _Timer | None = None
+    prepared: Prepared, sc: Scenario, timer: _Timer | None = None, engine: Any = None
 ) -> dict[str, str]:
     """Compute the criteria the scenario's profiles use that the table lacks.
 
@@ -504,7 +511,7 @@ def ensure_criteria(
                 break
         if hit is None:
             with timer("criteria (grid)"):
-                cells = C.evaluate(
+                cells = (engine.evaluate if engine is not None else C.evaluate)(
                     prepared.cell_xy,
                     spec,
                     prepared.layers,
@@ -607,13 +614,15 @@ def _slope_cells(prepared: Prepared, sc: Scenario, keys: Mapping[str, str]) -> n
 
 
 def _run_profile(
-    prepared: Prepared, sc: Scenario, pname: str, keys: Mapping[str, str]
+    prepared: Prepared, sc: Scenario, pname: str, keys: Mapping[str, str], engine: Any = None
 ) -> _ProfileRun:
     prof = sc.profiles[pname]
     slope_cells = _slope_cells(prepared, sc, keys)
     grid = prepared.grid
     cell_index = prepared.cell_index
-    ps = score_profile(prof, prepared.table.cells(keys), sc.aggregation)
+    ps = (engine.score_profile if engine is not None else score_profile)(
+        prof, prepared.table.cells(keys), sc.aggregation
+    )
     surface = np.full((grid.height, grid.width), np.nan, dtype="float32")
     surface[prepared.candidate_mask] = ps.score
     size = sc.candidates.size_classes[prof.zone_size]
@@ -851,9 +860,21 @@ class Session:
     True
     """
 
-    def __init__(self, scenario: Any = None, *, progress: bool = False, **overrides: Any) -> None:
+    def __init__(
+        self,
+        scenario: Any = None,
+        *,
+        progress: bool = False,
+        engine: str = "memory",
+        workers: int | None = None,
+        scheduler: Any = None,
+        **overrides: Any,
+    ) -> None:
+        from geoplan.engines import get_engine
+
         self.scenario = load_scenario(scenario, overrides=_flatten(overrides) or None)
         self.progress = progress
+        self.engine = get_engine(engine, workers=workers, scheduler=scheduler)
         self._prepared: dict[str, Prepared] = {}
         self._profiles: dict[tuple[str, str, str], _ProfileRun] = {}
         self.last: RunResult | None = None
@@ -863,7 +884,9 @@ class Session:
         sc = sc or self.scenario
         key = _prepared_key(sc)
         if key not in self._prepared:
-            self._prepared[key] = prepare(sc, progress=self.progress, timer=timer)
+            self._prepared[key] = prepare(
+                sc, progress=self.progress, timer=timer, check_memory=self.engine is None
+            )
         return self._prepared[key]
 
     def run(
@@ -889,21 +912,23 @@ class Session:
         t0 = time.perf_counter()
         timer = _Timer(self.progress)
         prepared = self.prepared(sc, timer)
-        keys = ensure_criteria(prepared, sc, timer)
         surfaces: dict[str, np.ndarray] = {}
         zone_rows: list[dict[str, Any]] = []
         site_rows: list[dict[str, Any]] = []
         zone_cells: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        with timer("score + zones"):
-            for pname in sc.profiles:
-                ck = (prepared.key, pname, _profile_key(sc, pname, keys))
-                if ck not in self._profiles:
-                    self._profiles[ck] = _run_profile(prepared, sc, pname, keys)
-                pr = self._profiles[ck]
-                surfaces[pname] = pr.surface
-                zone_rows.extend(pr.zone_rows)
-                site_rows.extend(pr.site_rows)
-                zone_cells.update(pr.zone_cells)
+        eng = self.engine
+        with eng.activated() if eng is not None else contextlib.nullcontext():
+            keys = ensure_criteria(prepared, sc, timer, eng)
+            with timer("score + zones"):
+                for pname in sc.profiles:
+                    ck = (prepared.key, pname, _profile_key(sc, pname, keys))
+                    if ck not in self._profiles:
+                        self._profiles[ck] = _run_profile(prepared, sc, pname, keys, eng)
+                    pr = self._profiles[ck]
+                    surfaces[pname] = pr.surface
+                    zone_rows.extend(pr.zone_rows)
+                    site_rows.extend(pr.site_rows)
+                    zone_cells.update(pr.zone_cells)
         draws = sc.sensitivity.draws if sensitivity is None else int(sensitivity)
         robust = None
         summary = None
@@ -1029,6 +1054,9 @@ def run(
     profiles: list[str] | None = None,
     progress: bool = False,
     sensitivity: int | None = None,
+    engine: str = "memory",
+    workers: int | None = None,
+    scheduler: Any = None,
     **overrides: Any,
 ) -> RunResult:
     """Run a scenario through every stage and return the result (nothing is written).
@@ -1044,6 +1072,15 @@ def run(
         Log each stage at INFO level.
     sensitivity : int, optional
         Monte Carlo weight draws (default: the scenario's ``sensitivity.draws``).
+    engine : {"memory", "dask"}
+        ``"dask"`` computes criteria and scores chunk by chunk with dask
+        (optional dependency; see ``docs/scale.md``) and skips the memory
+        refusal.
+    workers : int, optional
+        Dask engine: worker processes of the LocalCluster it starts.
+    scheduler : str or distributed.Client, optional
+        Dask engine: an existing scheduler's address (or client), or
+        ``"threads"``/``"synchronous"``/``"processes"``.
     **overrides
         Dotted keys or sections, as for :class:`Session`.
 
@@ -1059,6 +1096,11 @@ def run(
     >>> sorted(r.zones["belt"].unique())
     ['border', 'east_coast', 'west_coast']
     """
-    return Session(scenario, progress=progress, **overrides).run(
-        profiles=profiles, sensitivity=sensitivity
-    )
+    return Session(
+        scenario,
+        progress=progress,
+        engine=engine,
+        workers=workers,
+        scheduler=scheduler,
+        **overrides,
+    ).run(profiles=profiles, sensitivity=sensitivity)

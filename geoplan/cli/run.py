@@ -96,15 +96,56 @@ def register(main: click.Group) -> None:
         "(default: the scenario's sensitivity.draws).",
     )
     @click.option("--online", is_flag=True, help="Map uses CDNs and online tiles.")
+    @click.option(
+        "--engine",
+        type=click.Choice(["memory", "dask"]),
+        default="memory",
+        show_default=True,
+        help="dask: criteria and scores chunk by chunk on a dask cluster (fine grids; "
+        "pip install -e '.[dask]').",
+    )
+    @click.option(
+        "--workers",
+        type=click.IntRange(1, 1024),
+        default=None,
+        metavar="N",
+        help="--engine dask: worker processes of the local cluster (default: dask's choice).",
+    )
+    @click.option(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="--engine dask: use this running scheduler (tcp://host:8786) instead of a "
+        "local cluster; or threads|synchronous|processes.",
+    )
     @verbosity
     @click.pass_context
     @handle_errors
-    def run_cmd(ctx, scenario, sets, profiles, out, only, bbox, lang, draws, online):
+    def run_cmd(
+        ctx,
+        scenario,
+        sets,
+        profiles,
+        out,
+        only,
+        bbox,
+        lang,
+        draws,
+        online,
+        engine,
+        workers,
+        scheduler,
+    ):
         """Run the pipeline on SCENARIO (a YAML file; default: the built-in scenario)."""
         from geoplan import pipeline
 
         sc = load(scenario, sets, profiles, bbox)
-        result = pipeline.Session(sc, progress=not quiet(ctx)).run(sensitivity=draws)
+        if engine != "dask" and (workers is not None or scheduler is not None):
+            raise click.UsageError("--workers and --scheduler need --engine dask")
+        session = pipeline.Session(
+            sc, progress=not quiet(ctx), engine=engine, workers=workers, scheduler=scheduler
+        )
+        result = session.run(sensitivity=draws)
         written = result.write(out, only=only, lang=lang, online=online, progress=not quiet(ctx))
         for kind, path in written.items():
             click.echo(f"{kind}: {path}")
