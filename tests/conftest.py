@@ -65,6 +65,7 @@ def fast_run(tmp_path_factory):
     sc = d / "fast.yaml"
     sc.write_text(
         "grid: {resolution_m: 1000}\ncandidates: {zones_per_belt: 2, min_spacing_km: 20}\n"
+        "sensitivity: {draws: 0}\n"  # robustness is tested on its own (test_core, test_sensitivity)
     )
     res = geoplan.run(sc)
     res.write(d / "out")

@@ -308,3 +308,21 @@ def test_a_site_in_the_sea_is_refused_by_name(tmp_path):
     prk = geoplan.regions.dprk_polygon(geoplan.load("boundaries"))
     pt = gpd.GeoSeries([shapely.Point(124.2, 37.9)], crs=4326).to_crs(5179).iloc[0]
     assert km == pytest.approx(prk.distance(pt) / 1000, abs=0.05)
+
+
+def test_default_run_carries_robustness_into_every_output(session, tmp_path):
+    """The default scenario draws 1,000 weightings: p_top_k reaches CSV, GeoPackage, map, report."""
+    import pyogrio
+
+    r = session.last
+    assert r.robustness["draws"] == 1000
+    assert r.ranking["p_top_k"].between(0, 1).all()
+    # the belt's first is at least as robust as its third, per profile and belt
+    written = r.write(tmp_path, only=["csv", "gpkg", "map", "report"])
+    csv = pd.read_csv(written["ranking"])
+    assert np.allclose(csv["p_top_k"], r.ranking["p_top_k"], atol=1e-6)
+    z = pyogrio.read_dataframe(written["geopackage"], layer="zones")
+    assert "p_top_k" in z.columns
+    html = written["report"].read_text(encoding="utf-8")
+    assert "id='robustness'" in html and "of 1,000 weightings" in html
+    assert '"draws":1000' in written["map"].read_text(encoding="utf-8")

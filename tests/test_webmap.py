@@ -449,7 +449,7 @@ def test_robustness_is_shown_in_plain_words(res, tmp_path, browser):
         assert p.errors == []
 
 
-def test_scenario_layers_are_drawn_with_names_as_text(tmp_path, chromium):
+def test_scenario_layers_are_drawn_with_names_as_text(tmp_path, browser):
     """A mask layer the scenario names reaches the map (and the GeoPackage), safely named."""
     import geopandas as gpd
     import shapely
@@ -469,7 +469,7 @@ def test_scenario_layers_are_drawn_with_names_as_text(tmp_path, chromium):
     import pyogrio
 
     assert "nogo" in {str(r[0]) for r in pyogrio.list_layers(written["geopackage"])}
-    with open_offline(written["map"], chromium) as p:
+    with open_offline(written["map"], browser=browser) as p:
         assert p.page.evaluate("document.querySelector('input[data-layer=\"user:nogo\"]') !== null")
         n = p.page.evaluate(
             "() => { let n = 0; for (const k in window) { const v = window[k];"
