@@ -29,13 +29,13 @@ import geopandas  # noqa: E402,F401
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
-import matplotlib.pyplot  # noqa: E402,F401
+import matplotlib.pyplot  # noqa: E402
 import numpy  # noqa: E402,F401
 import pandas  # noqa: E402,F401
 import pyproj  # noqa: E402,F401
 import pytest  # noqa: E402
 import rasterio  # noqa: E402,F401
-import scipy.ndimage  # noqa: E402,F401
+import scipy.ndimage  # noqa: E402
 import scipy.spatial  # noqa: E402,F401
 import shapely  # noqa: E402,F401
 import yaml  # noqa: E402,F401

@@ -4,6 +4,7 @@
 #   mutation/run.sh            # all five modules, operators as filtered in cosmic-ray.toml
 #   PYTHON=/path/to/python mutation/run.sh
 #   MODULES="geoplan/score.py geoplan/zones.py" SESSION=mutation/part.sqlite mutation/run.sh
+#   SAMPLE=200 SEED=0 mutation/run.sh   # a seeded random sample of the filtered mutants
 #
 # Needs the `mutation` extra (pip install -e '.[mutation]'). Works on a copy of the
 # package and tests in a temporary folder, so the checkout is never left mutated.
@@ -38,6 +39,9 @@ for _ in $(seq 120); do [ -S mutation/.pytest.sock ] && break; sleep 1; done
 "$PY" mutation/pytest_client.py mutation/.pytest.sock
 "$BIN/cosmic-ray" init mutation/cosmic-ray.toml session.sqlite
 "$BIN/cr-filter-operators" session.sqlite mutation/cosmic-ray.toml
+if [ -n "${SAMPLE:-}" ]; then  # run a seeded random sample of SAMPLE mutants only
+    "$PY" mutation/sample.py session.sqlite "$SAMPLE" "${SEED:-0}"
+fi
 "$BIN/cosmic-ray" exec mutation/cosmic-ray.toml session.sqlite
 cp session.sqlite "$HERE/$SESSION"
 "$BIN/cr-report" session.sqlite --show-diff --surviving-only > "$HERE/${SESSION%.sqlite}.survivors.txt" || true

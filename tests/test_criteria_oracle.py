@@ -58,9 +58,7 @@ def lakes() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {"name": ["big", "small"]},
         geometry=[
-            shapely.Polygon(
-                [(940_000, 1_965_000), (955_000, 1_963_000), (952_000, 1_978_000)]
-            ),
+            shapely.Polygon([(940_000, 1_965_000), (955_000, 1_963_000), (952_000, 1_978_000)]),
             shapely.box(908_000, 1_952_000, 913_000, 1_956_500),
         ],
         crs=CRS,
@@ -124,7 +122,7 @@ def test_distance_fast_path_error_is_small_for_a_small_tolerance(roads, xy):
     """A finer tolerance is honoured: 100 m, not the 1 km of a coarse grid."""
     want = _dist_matrix(xy, roads.geometry).min(axis=1)
     got = criteria.distance_to(xy, roads, tolerance_m=100.0)
-    assert 0 <= (got - want).min() + 1e-6 and (got - want).max() <= 100.0 + 1e-6
+    assert (got - want).min() + 1e-6 >= 0 and (got - want).max() <= 100.0 + 1e-6
 
 
 def test_distance_saturate_bounds(roads):
@@ -165,7 +163,7 @@ def test_evaluate_where_filter_and_grid_tolerance(ports, roads, xy):
     road = _spec("distance_to", "roads", where={"class": "motorway"})
     exact = _dist_matrix(xy, roads.geometry[:1]).min(axis=1)
     got = criteria.evaluate(xy, road, layers, tolerance_m=1000.0, saturate_m=1e9)
-    assert 0 <= (got - exact).min() + 1e-6 and (got - exact).max() <= 1000.0 + 1e-6
+    assert (got - exact).min() + 1e-6 >= 0 and (got - exact).max() <= 1000.0 + 1e-6
     assert (got - exact).max() > 1.0  # really the densified k-d tree, not the exact path
 
 

@@ -23,7 +23,8 @@ SIG = 1.0 / (1.0 + math.exp(-1.0))  # logistic(1) = 0.7310585786
 @pytest.mark.parametrize(
     ("spec", "x", "expected"),
     [
-        ({"type": "linear", "low": 10, "high": 30}, [0, 10, 15, 25, 30, 99], [0, 0, .25, .75, 1, 1]),
+        ({"type": "linear", "low": 10, "high": 30},
+         [0, 10, 15, 25, 30, 99], [0, 0, .25, .75, 1, 1]),
         ({"type": "linear", "low": 10, "high": 30, "direction": "falling"},
          [0, 15, 25, 40], [1, .75, .25, 0]),
         ({"type": "linear", "low": 100, "high": 0}, [0, 25, 100], [1, .75, 0]),
@@ -54,7 +55,11 @@ def test_nan_stays_nan_then_scores_zero():
 
 
 def test_categorical_numeric_keys_compare_by_value():
-    spec = {"type": "categorical", "mapping": {1: 0.2, "2": 0.7, 3.5: 1.0, "SEZ": 0.9}, "default": 0.1}
+    spec = {
+        "type": "categorical",
+        "mapping": {1: 0.2, "2": 0.7, 3.5: 1.0, "SEZ": 0.9},
+        "default": 0.1,
+    }
     x = np.array([1.0, "1", 2, 2.0, "3.5", 3.5, "SEZ", 4, np.nan, None], dtype=object)
     expected = [0.2, 0.2, 0.7, 0.7, 1.0, 1.0, 0.9, 0.1, 0.1, 0.1]
     np.testing.assert_allclose(mcda.transform(x, spec), expected)
@@ -62,7 +67,7 @@ def test_categorical_numeric_keys_compare_by_value():
 
 
 def test_unknown_transform_is_a_scenario_error():
-    with pytest.raises(ScenarioError, match="transform.type: unknown 'cubic'"):
+    with pytest.raises(ScenarioError, match=r"transform\.type: unknown 'cubic'"):
         mcda.transform(np.zeros(1), {"type": "cubic"})
 
 
@@ -101,7 +106,9 @@ def test_many_weight_sets_at_once():
         np.testing.assert_allclose(got[:, j], S @ w2[:, j])
     got_owa = score.aggregate(S, w2, "owa", [0.6, 0.3, 0.1])
     for j in range(3):
-        np.testing.assert_allclose(got_owa[:, j], score.aggregate(S, w2[:, j], "owa", [0.6, 0.3, 0.1]))
+        np.testing.assert_allclose(
+            got_owa[:, j], score.aggregate(S, w2[:, j], "owa", [0.6, 0.3, 0.1])
+        )
 
 
 def test_owa_yager_worked_example():
@@ -137,7 +144,7 @@ def test_owa_with_criterion_weights_by_hand():
 
 
 def test_owa_matrices_ties_are_stable_and_zero_weights_score_zero():
-    a, b = score.owa_matrices(np.array([[0.5, 0.5, 0.1]]), [0.7, 0.2, 0.1])
+    _, b = score.owa_matrices(np.array([[0.5, 0.5, 0.1]]), [0.7, 0.2, 0.1])
     np.testing.assert_allclose(b, [[0.7, 0.2, 0.1]])
     # order weights all on a criterion with zero weight: no information, score 0 (not NaN)
     s = np.array([[0.9, 0.1]])
@@ -210,7 +217,9 @@ def test_score_profile_weights_override_and_owa():
     s = np.array([[0.5, 0.75, 1.0]])  # row 2: c (v .6), b (v .3), a (v .1)
     want = (0.5 * 0.1 * 0.5 + 0.75 * 0.3 * 0.3 + 1.0 * 0.6 * 0.2) / (0.05 + 0.09 + 0.12)
     assert ps.score[2] == pytest.approx(want)
-    np.testing.assert_allclose(ps.score, score.aggregate(ps.transformed, p.weights, "owa", owa.order_weights))
+    np.testing.assert_allclose(
+        ps.score, score.aggregate(ps.transformed, p.weights, "owa", owa.order_weights)
+    )
     assert s.shape == (1, 3)
 
 

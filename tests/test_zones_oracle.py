@@ -29,7 +29,8 @@ def _hills() -> np.ndarray:
     """Four hills of different heights, some close together, on a gentle tilt."""
     r, c = np.mgrid[0:H, 0:W].astype(float)
     s = 0.001 * c
-    for (pr, pc, hgt, wid) in [(10, 10, 1.0, 4), (12, 18, 0.9, 4), (30, 8, 0.8, 5), (28, 30, 0.7, 6)]:
+    hills = [(10, 10, 1.0, 4), (12, 18, 0.9, 4), (30, 8, 0.8, 5), (28, 30, 0.7, 6)]
+    for pr, pc, hgt, wid in hills:
         s += hgt * np.exp(-((r - pr) ** 2 + (c - pc) ** 2) / (2 * wid**2))
     return s
 
@@ -163,7 +164,7 @@ def test_isolated_best_cell_is_skipped(grid):
 
 
 def test_compact_along_a_ridge(grid):
-    """A one-cell ridge pulls growth away; every cell stays within 1.5*sqrt(cells/pi) of the seed."""
+    """A one-cell ridge pulls growth away; cells stay within 1.5*sqrt(cells/pi) of the seed."""
     s = np.zeros((H, W))
     s[20, 5:38] = np.linspace(1.0, 0.9, 33)
     s += 0.01 * np.random.default_rng(1).random((H, W))
@@ -184,7 +185,11 @@ def test_deterministic_ties(grid):
     allowed[0, :3] = False
     z = grow_zones(s, allowed, grid, n=2, target_km2=0.75, min_spacing_m=0)
     assert z[0].seed == (0, 3)
-    assert list(zip(z[0].rows.tolist(), z[0].cols.tolist(), strict=True)) == [(0, 3), (0, 4), (1, 3)]
+    assert list(zip(z[0].rows.tolist(), z[0].cols.tolist(), strict=True)) == [
+        (0, 3),
+        (0, 4),
+        (1, 3),
+    ]
     # (0, 5) touches the first zone; the conservative spacing bound leaves a one-cell gap
     assert z[1].seed == (0, 6)
     z2 = grow_zones(s, allowed, grid, n=2, target_km2=0.75, min_spacing_m=0)
