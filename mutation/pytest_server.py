@@ -2,8 +2,9 @@
 
 cosmic-ray runs its test command once per mutant. Starting Python and importing
 numpy, pandas, geopandas, shapely, scipy and rasterio dominates that time, so
-this server imports those (never ``geoplan``) once, and for every request forks
-a child that imports ``geoplan`` fresh from disk (the mutated source; bytecode
+this server imports those once (and ``geoplan``, then drops it from
+``sys.modules``), and for every request forks a child that imports ``geoplan``
+fresh from disk (the mutated source; bytecode
 caching is off) and runs only the test files that cover the mutated module.
 
 Usage (see run.sh): ``python mutation/pytest_server.py ROOT SOCKET``; the test
@@ -40,7 +41,17 @@ import scipy.spatial  # noqa: E402,F401
 import shapely  # noqa: E402,F401
 import yaml  # noqa: E402,F401
 
-assert not any(m == "geoplan" or m.startswith("geoplan.") for m in sys.modules)
+# Import the engine once to load every third-party module it needs, then forget it: each
+# child imports geoplan afresh from the (mutated) source.
+import geoplan  # noqa: E402
+import geoplan.criteria  # noqa: E402
+import geoplan.prioritize  # noqa: E402
+import geoplan.scenario  # noqa: E402
+import geoplan.score  # noqa: E402
+import geoplan.zones  # noqa: E402,F401
+
+for _m in [m for m in sys.modules if m == "geoplan" or m.startswith("geoplan.")]:
+    del sys.modules[_m]
 
 #: Which fast tests cover which engine module.
 TESTS = {

@@ -327,11 +327,14 @@ def test_raster_nearest_nodata_and_outside(plane_raster):
             [X0 + 5_300.0, Y1 - 7_900.0],  # pixel row 7, col 5
             [X0 + 500.0, Y1 - 500.0],  # nodata pixel
             [X0 - 5_000.0, Y1 - 500.0],  # west of the raster
+            [X0 + 500.0, Y1 - 30_500.0],  # half a pixel south of the last row
+            [X0 + 40_500.0, Y1 - 500.0],  # half a pixel east of the last column
+            [X0 + 39_999.0, Y1 - 29_999.0],  # the last pixel
         ]
     )
     got = criteria.raster_sample(xy, str(path), resampling="nearest")
-    assert got[0] == arr[7, 5]
-    assert np.isnan(got[1]) and np.isnan(got[2])
+    assert got[0] == arr[7, 5] and got[5] == arr[29, 39]
+    assert np.isnan(got[1:5]).all()
 
 
 def test_raster_in_another_crs_is_sampled_at_the_transformed_point(tmp_path):
@@ -361,6 +364,19 @@ def test_raster_errors_name_the_file(tmp_path):
 
 
 # --- scenario checks -----------------------------------------------------------------------
+
+
+def test_param_problems_accept_any_value_for_an_untyped_parameter(monkeypatch, ports, xy):
+    """A plug-in kind whose parameter has no annotation or default takes any value."""
+
+    def anything(xy, layer, thing):
+        return np.full(len(xy), float(len(thing)))
+
+    monkeypatch.setitem(criteria.REGISTRY, "anything", anything)
+    spec = _spec("anything", "ports", thing=[1, 2, 3])
+    assert criteria.param_problems(spec, {"ports": ports}) == []
+    assert criteria.evaluate(xy[:2], spec, {"ports": ports}).tolist() == [3.0, 3.0]
+    assert criteria.param_problems(_spec("anything", "ports", thing=True)) == []
 
 
 def test_param_problems_catch_typos_and_missing_fields(ports):

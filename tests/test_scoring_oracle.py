@@ -249,6 +249,8 @@ def test_normalise_weights():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_allclose(mcda.normalise_weights([0.5, 0.25, 0.25]), [0.5, 0.25, 0.25])
+    with pytest.warns(UserWarning, match="sum to 2, not 1"):
+        np.testing.assert_allclose(mcda.normalise_weights([1, 1]), [0.5, 0.5])
     with pytest.warns(UserWarning, match="sum to 4, not 1"):
         np.testing.assert_allclose(mcda.normalise_weights([2, 1, 1]), [0.5, 0.25, 0.25])
     with pytest.raises(ScenarioError, match="w: must be finite and >= 0"):

@@ -208,6 +208,21 @@ def test_ties_with_many_candidates_use_the_first_position(grid):
     assert grid.res == RES
 
 
+@pytest.mark.parametrize("free", [4097, 9000])
+def test_best_first_beyond_one_batch(free):
+    """More free cells than one ranking batch (4096): seeds are still the best cells in order."""
+    big = Grid(0.0, 100_000.0, 1000.0, 100, 100, "EPSG:5179")
+    s = np.random.default_rng(free).random((100, 100))
+    allowed = np.zeros(10_000, bool)
+    allowed[:free] = True
+    allowed = allowed.reshape(100, 100)
+    zones = grow_zones(s, allowed, big, n=3, target_km2=1, min_spacing_m=0)
+    order = np.argsort(-np.where(allowed, s, -1.0), axis=None)
+    assert zones[0].seed == tuple(int(v) for v in np.unravel_index(order[0], s.shape))
+    seeds = [s[z.seed] for z in zones]
+    assert seeds == sorted(seeds, reverse=True) and len(zones) == 3
+
+
 def test_fewer_zones_when_space_runs_out(grid):
     s = _hills()
     zones = grow_zones(s, np.ones((H, W), bool), grid, n=50, target_km2=25, min_spacing_m=5000)
