@@ -150,6 +150,31 @@ def test_growth_takes_the_best_neighbours(grid):
     assert list(zip(z.rows.tolist(), z.cols.tolist(), strict=True)) == cells
 
 
+@pytest.mark.parametrize("edges", ["west", "east", "both"])
+def test_growth_at_the_grid_edge_stays_on_the_grid(grid, edges):
+    """Best cells along the grid's edge: the zone runs along it and never wraps around."""
+    r, c = np.mgrid[0:H, 0:W].astype(float)
+    dist = {"west": c, "east": W - 1 - c, "both": np.minimum(c, W - 1 - c)}[edges]
+    s = -dist - 0.01 * np.abs(r - 20)  # best along the edge(s), centred on row 20
+    z = grow_zones(s, np.ones((H, W), bool), grid, n=1, target_km2=1.25, min_spacing_m=0)[0]
+    edge = W - 1 if edges == "east" else 0  # both: row-major ties pick the west edge
+    assert z.seed == (20, edge)
+    assert z.cols.min() >= 0 and z.cols.max() <= W - 1
+    # 5 cells, radius 1.89 cells: rows 19..21 of the edge column first, then the next column
+    assert sorted(z.rows[z.cols == edge].tolist()) == [19, 20, 21]
+    assert set(z.cols.tolist()) == {edge, 1 if edge == 0 else W - 2}
+    assert shapely.within(z.geometry, shapely.box(900_000, 1_930_000, 920_000, 1_950_000))
+
+
+def test_growth_at_the_north_and_south_edges_stays_on_the_grid(grid):
+    r, c = np.mgrid[0:H, 0:W].astype(float)
+    s = -np.minimum(r, H - 1 - r) - 0.01 * np.abs(c - 20)  # best along both edges
+    z = grow_zones(s, np.ones((H, W), bool), grid, n=1, target_km2=1.25, min_spacing_m=0)[0]
+    assert z.seed == (0, 20)
+    assert set(z.rows.tolist()) == {0, 1}
+    assert sorted(z.cols[z.rows == 0].tolist()) == [19, 20, 21]
+
+
 def test_isolated_best_cell_is_skipped(grid):
     s = _hills()
     allowed = np.ones((H, W), bool)
@@ -269,5 +294,8 @@ def test_place_names():
     assert pn[3].distance_km == pytest.approx(math.hypot(10_000, 10_000) / 1000)
     assert pn[3].bearing == "SE"
     assert [p.text() for p in pn] == ["Nampo", "Nampo", "5 km E of Nampo", "14 km SE of Haeju"]
+    # the default: named after a place within 5 km
+    pn = place_names(np.array([[4_999.0, 0.0], [5_001.0, 0.0]]), places[:1], ["Nampo"])
+    assert [p.near for p in pn] == [True, False]
     with pytest.raises(ValueError, match="no places"):
         place_names(xy, np.zeros((0, 2)), [])
