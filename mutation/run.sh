@@ -8,6 +8,8 @@
 #
 # Needs the `mutation` extra (pip install -e '.[mutation]'). Works on a copy of the
 # package and tests in a temporary folder, so the checkout is never left mutated.
+# Do not resume an interrupted session: cosmic-ray leaves the mutant it was testing on
+# disk in the temporary copy, and every later result would be wrong. Start afresh.
 # Prints cr-report's summary and the surviving mutants; the session database is copied
 # to mutation/session.sqlite (not committed).
 set -euo pipefail
@@ -46,3 +48,4 @@ fi
 cp session.sqlite "$HERE/$SESSION"
 "$BIN/cr-report" session.sqlite --show-diff --surviving-only > "$HERE/${SESSION%.sqlite}.survivors.txt" || true
 "$BIN/cr-report" session.sqlite | tail -4
+"$PY" mutation/summary.py session.sqlite
