@@ -118,6 +118,28 @@ def test_distance_grid_fast_path_within_tolerance(request, grid, xy, layer_name)
         assert inside.sum() > 5 and np.all(got[inside] == 0)
 
 
+def test_distance_fast_path_multipart_geometries(xy):
+    """Multi-polygons count as areas (0 inside), multi-lines as lines, in the fast path too."""
+    layer = gpd.GeoDataFrame(
+        geometry=[
+            shapely.MultiPolygon(
+                [shapely.box(905_000, 1_980_000, 915_000, 1_990_000),
+                 shapely.box(940_000, 1_955_000, 950_000, 1_962_000)]
+            ),
+            shapely.MultiLineString(
+                [[(920_000, 1_952_000), (958_000, 1_952_000)],
+                 [(930_000, 1_975_000), (930_000, 1_999_000)]]
+            ),
+        ],
+        crs=CRS,
+    )  # fmt: skip
+    want = _dist_matrix(xy, layer.geometry).min(axis=1)
+    got = criteria.distance_to(xy, layer, tolerance_m=500.0)
+    assert (want == 0).sum() > 20
+    assert np.all(got[want == 0] == 0)
+    assert (got - want).min() >= -1e-6 and (got - want).max() <= 500.0 + 1e-6
+
+
 def test_distance_fast_path_error_is_small_for_a_small_tolerance(roads, xy):
     """A finer tolerance is honoured: 100 m, not the 1 km of a coarse grid."""
     want = _dist_matrix(xy, roads.geometry).min(axis=1)
@@ -320,6 +342,25 @@ def test_raster_bilinear_reproduces_a_plane(plane_raster):
     np.testing.assert_allclose(got, want, atol=1e-9)
 
 
+def test_raster_rotated_grid_reproduces_a_plane(tmp_path):
+    """A rotated raster (non-zero affine b, d terms): bilinear sampling still gives the plane."""
+    from affine import Affine
+
+    tr = Affine(1000.0, 300.0, X0, 200.0, -1000.0, Y1)
+    h, w = 30, 40
+    cols, rows = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
+    cx, cy = tr @ (cols, rows)
+    arr = 3.0 * (cx - X0) / 1000 - 1.0 * (cy - Y1) / 1000
+    path = tmp_path / "rot.tif"
+    _write_raster(path, tr, arr, CRS)
+    rng = np.random.default_rng(8)
+    pix = rng.uniform([2, 2], [w - 2, h - 2], size=(50, 2))
+    px, py = tr @ (pix[:, 0], pix[:, 1])
+    xy = np.column_stack([px, py])
+    got = criteria.raster_sample(xy, str(path))
+    np.testing.assert_allclose(got, 3.0 * (px - X0) / 1000 - 1.0 * (py - Y1) / 1000, atol=1e-6)
+
+
 def test_raster_nearest_nodata_and_outside(plane_raster):
     path, _, arr = plane_raster
     xy = np.array(
@@ -391,3 +432,13 @@ def test_param_problems_catch_typos_and_missing_fields(ports):
     assert criteria.param_problems(_spec("nearest_attribute", "ports")) == [
         "criteria.c.params.field: missing (needed by nearest_attribute)"
     ]
+    assert criteria.param_problems(_spec("nearest_attribute", "ports", field=5)) == [
+        "criteria.c.params.field: must be text, got 5"
+    ]
+    assert criteria.param_problems(_spec("count_within", "ports", radius_m="far")) == [
+        "criteria.c.params.radius_m: must be a finite number, got 'far'"
+    ]
+    (kind,) = criteria.param_problems(_spec("distanse_to", "ports"))
+    assert kind.startswith("criteria.c.kind: unknown 'distanse_to'; did you mean 'distance_to'?")
+    (kind,) = criteria.param_problems(_spec("zzz", "ports"))
+    assert kind.startswith("criteria.c.kind: unknown 'zzz' (kinds: ")

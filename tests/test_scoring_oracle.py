@@ -298,5 +298,7 @@ def test_ahp_consistent_boundary():
 def test_ahp_rejects_bad_matrices():
     with pytest.raises(ScenarioError, match="must be square"):
         mcda.ahp([[1, 2, 3], [0.5, 1, 2]])
+    with pytest.raises(ScenarioError, match="must be square"):
+        mcda.ahp(np.empty((0, 0)))
     with pytest.raises(ScenarioError, match="every entry must be a positive number"):
         mcda.ahp([[1, 0], [0, 1]])

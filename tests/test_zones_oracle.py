@@ -70,16 +70,18 @@ def test_spacing_edge_to_edge(grid, spacing):
                 assert not zones[i].geometry.overlaps(zones[j].geometry)
 
 
-def test_spacing_is_not_overdone(grid):
+@pytest.mark.parametrize("spacing", [3000.0, 3200.0])
+def test_spacing_is_not_overdone(grid, spacing):
     """Blocking is conservative by less than sqrt(2) cells (centre-distance bound), no more.
 
-    Two equal plateaus 3.5 km apart edge to edge: a 3 km spacing
-    (3 km + sqrt(2) * 0.5 km > 3.5 km) keeps both; a spacing just over 3.5 km does not.
+    Two equal plateaus 3.5 km (7 cells) apart edge to edge, centres 8 cells apart: a
+    spacing s keeps both while 8 >= s / 500 m + sqrt(2), i.e. up to s = 3.29 km; a
+    spacing just over 3.5 km does not.
     """
     s = np.zeros((H, W))
     s[10:12, 5:7] = 1.0  # 2x2 cells, 1 km^2
     s[10:12, 14:16] = 1.0  # cols 14-15: 7 cells = 3.5 km from cols 5-6's east edge
-    zones = grow_zones(s, np.ones((H, W), bool), grid, n=2, target_km2=1.0, min_spacing_m=3000)
+    zones = grow_zones(s, np.ones((H, W), bool), grid, n=2, target_km2=1.0, min_spacing_m=spacing)
     assert _edge_distance(zones[0], zones[1]) == pytest.approx(3500.0)
     assert np.all(s[zones[1].rows, zones[1].cols] == 1.0)
     zones = grow_zones(s, np.ones((H, W), bool), grid, n=2, target_km2=1.0, min_spacing_m=3501)
