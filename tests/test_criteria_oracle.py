@@ -218,6 +218,16 @@ def test_nearest_attribute_with_where(ports, xy):
     assert 3000.0 not in criteria.evaluate(xy, spec, {"ports": ports})
 
 
+def test_evaluate_errors_name_criterion_kind_layer_and_fields(ports, xy):
+    spec = _spec("nearest_attribute", "ports", field="name")
+    with pytest.raises(LayerError) as e:
+        criteria.evaluate(xy, spec, {"ports": ports})
+    assert str(e.value) == (
+        "criteria.c (nearest_attribute on layer 'ports'): field 'name': must be numeric "
+        "(nearest_attribute), got text (fields: name, kind, capacity, population)"
+    )
+
+
 def test_nearest_attribute_text_field_is_an_error(ports, xy):
     with pytest.raises(LayerError, match="field 'name': must be numeric"):
         criteria.nearest_attribute(xy, ports, "name")

@@ -266,7 +266,7 @@ def test_ahp_consistent_matrix_by_hand():
     assert abs(r.consistency_index) < 1e-9 and r.consistent
     r2 = mcda.ahp([[1, 3], [1 / 3, 1]])
     np.testing.assert_allclose(r2.weights, [0.75, 0.25])
-    assert r2.consistency_ratio == 0.0
+    assert r2.consistency_ratio == 0.0 and r2.consistency_index == 0.0 and r2.lambda_max == 2.0
     assert mcda.ahp([[1]]).weights.tolist() == [1.0]
 
 
@@ -300,5 +300,11 @@ def test_ahp_rejects_bad_matrices():
         mcda.ahp([[1, 2, 3], [0.5, 1, 2]])
     with pytest.raises(ScenarioError, match="must be square"):
         mcda.ahp(np.empty((0, 0)))
+    # reciprocity is checked to 0.1 %: 3 and 0.3334 pass, 3 and 0.34 do not
+    np.testing.assert_allclose(mcda.ahp([[1, 3], [0.3334, 1]]).weights, [0.75, 0.25], atol=1e-4)
+    with pytest.raises(
+        ScenarioError, match=r"ahp matrix\[0\]\[1\]: must be 1/matrix\[1\]\[0\] = 2\.941, got 3$"
+    ):
+        mcda.ahp([[1, 3], [0.34, 1]])
     with pytest.raises(ScenarioError, match="every entry must be a positive number"):
         mcda.ahp([[1, 0], [0, 1]])

@@ -56,6 +56,7 @@ def test_exact_size(grid, target, cells):
         assert len(set(zip(z.rows.tolist(), z.cols.tolist(), strict=True))) == cells
         assert z.area_km2 == pytest.approx(cells * 0.25)
         assert z.geometry.area == pytest.approx(cells * RES * RES)
+        assert z.geometry.geom_type == "Polygon"  # 4-connected: one piece
 
 
 @pytest.mark.parametrize("spacing", [0.0, 1000.0, 2600.0, 6000.0])
@@ -87,6 +88,19 @@ def test_spacing_is_not_overdone(grid, spacing):
     zones = grow_zones(s, np.ones((H, W), bool), grid, n=2, target_km2=1.0, min_spacing_m=3501)
     assert not np.all(s[zones[1].rows, zones[1].cols] == 1.0)
     assert _edge_distance(zones[0], zones[1]) >= 3501
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_spacing_at_the_grid_edge(grid, flip):
+    """A second plateau in the edge column, 1 km from the first zone, is blocked at 1.5 km."""
+    s = np.zeros((H, W))
+    s[10:12, 3:5] = 1.0  # first zone: cols 3-4
+    s[5:20, 0] = 0.9  # edge column: 1 km (2 cells) west of the first zone
+    if flip:
+        s = s[:, ::-1]
+    zones = grow_zones(s, np.ones((H, W), bool), grid, n=2, target_km2=1.0, min_spacing_m=1500)
+    assert np.all(s[zones[0].rows, zones[0].cols] == 1.0)
+    assert _edge_distance(zones[0], zones[1]) >= 1500
 
 
 def test_exclusions_and_unscored_cells_never_used(grid):
@@ -287,8 +301,10 @@ def test_bearing_name_boundaries_go_clockwise():
 
 
 def test_place_names():
-    places = np.array([[0.0, 0.0], [20_000.0, 0.0]])
+    y0 = 1_900_000.0
+    places = np.array([[0.0, y0], [20_000.0, y0]])
     xy = np.array([[1_000.0, 1_000.0], [5_000.0, 0.0], [5_001.0, 0.0], [30_000.0, -10_000.0]])
+    xy[:, 1] += y0
     pn = place_names(xy, places, ["Nampo", "Haeju"], ["남포", None], within_km=5.0)
     assert [p.place for p in pn] == ["Nampo", "Nampo", "Nampo", "Haeju"]
     assert [p.near for p in pn] == [True, True, False, False]
@@ -297,7 +313,7 @@ def test_place_names():
     assert pn[3].bearing == "SE"
     assert [p.text() for p in pn] == ["Nampo", "Nampo", "5 km E of Nampo", "14 km SE of Haeju"]
     # the default: named after a place within 5 km
-    pn = place_names(np.array([[4_999.0, 0.0], [5_001.0, 0.0]]), places[:1], ["Nampo"])
+    pn = place_names(np.array([[4_999.0, y0], [5_001.0, y0]]), places[:1], ["Nampo"])
     assert [p.near for p in pn] == [True, False]
     with pytest.raises(ValueError, match="no places"):
         place_names(xy, np.zeros((0, 2)), [])
