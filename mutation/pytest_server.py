@@ -14,6 +14,7 @@ command is ``python mutation/pytest_client.py SOCKET``.
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import sys
@@ -63,7 +64,8 @@ TESTS = {
 }
 ALL = sorted({t for ts in TESTS.values() for t in ts if (ROOT / t).is_file()})
 PRISTINE = {m: (ROOT / m).read_text() for m in TESTS}
-TIMEOUT_S = int(os.environ.get("MUTATION_TIMEOUT_S", "120"))
+TIMEOUT_S = int(os.environ.get("MUTATION_TIMEOUT_S", "30"))
+MEMORY_BYTES = int(os.environ.get("MUTATION_MEMORY_MB", "3000")) * 1024 * 1024
 
 
 def _tests_for_mutant() -> list[str]:
@@ -86,7 +88,9 @@ def main() -> None:
             pid = os.fork()
             if pid == 0:
                 srv.close()
-                signal.alarm(TIMEOUT_S)  # an endless loop in a mutant counts as killed
+                # an endless loop or a memory blow-up (e.g. densifying to 1 mm) counts as killed
+                signal.alarm(TIMEOUT_S)
+                resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
                 os.dup2(log.fileno(), 1)
                 os.dup2(log.fileno(), 2)
                 rc = pytest.main(["-x", "-q", "-p", "no:cacheprovider", *tests])
