@@ -10,6 +10,7 @@ the minimum, so a wrong feature, a wrong radius or a wrong tolerance fails.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -257,6 +258,21 @@ def test_population_gravity(ports, xy):
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
 
+def test_population_defaults_and_missing_values(ports, xy):
+    """Default decay 10 km; a place with no (or non-numeric) population counts as 0 people."""
+    layer = ports.copy()
+    layer["population"] = layer["population"].astype(object)
+    layer.loc[layer.index[1], "population"] = None
+    layer.loc[layer.index[3], "population"] = "many"
+    d = _dist_matrix(xy, layer.geometry)
+    pop = np.array([50_000.0, 0.0, 0.0, 0.0])
+    want = ((d <= 30_000) * pop[None, :] * np.exp(-d / 10_000)).sum(axis=1)
+    got = criteria.population_within(xy, layer, mode="gravity")
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    want_sum = ((d <= 30_000) * pop[None, :]).sum(axis=1)
+    np.testing.assert_array_equal(criteria.population_within(xy, layer), want_sum)
+
+
 def test_population_of_polygon_places_counts_at_their_representative_point(xy):
     poly = shapely.box(915_000, 1_975_000, 925_000, 1_985_000)
     layer = gpd.GeoDataFrame({"population": [1000.0]}, geometry=[poly], crs=CRS)
@@ -378,14 +394,19 @@ def test_raster_nearest_nodata_and_outside(plane_raster):
             [X0 + 5_300.0, Y1 - 7_900.0],  # pixel row 7, col 5
             [X0 + 500.0, Y1 - 500.0],  # nodata pixel
             [X0 - 5_000.0, Y1 - 500.0],  # west of the raster
+            [X0 + 500.0, Y1 + 500.0],  # half a pixel north of the first row
             [X0 + 500.0, Y1 - 30_500.0],  # half a pixel south of the last row
             [X0 + 40_500.0, Y1 - 500.0],  # half a pixel east of the last column
             [X0 + 39_999.0, Y1 - 29_999.0],  # the last pixel
         ]
     )
     got = criteria.raster_sample(xy, str(path), resampling="nearest")
-    assert got[0] == arr[7, 5] and got[5] == arr[29, 39]
-    assert np.isnan(got[1:5]).all()
+    assert got[0] == arr[7, 5] and got[6] == arr[29, 39]
+    assert np.isnan(got[1:6]).all()
+    west = criteria.raster_sample(
+        np.array([[X0 - 500.0, Y1 - 7_900.0]]), str(path), resampling="nearest"
+    )
+    assert np.isnan(west).all()
 
 
 def test_raster_in_another_crs_is_sampled_at_the_transformed_point(tmp_path):
@@ -412,6 +433,26 @@ def test_raster_in_another_crs_is_sampled_at_the_transformed_point(tmp_path):
 def test_raster_errors_name_the_file(tmp_path):
     with pytest.raises(LayerError, match="no such raster"):
         criteria.raster_sample(np.zeros((1, 2)), str(tmp_path / "missing.tif"))
+    bad = tmp_path / "bad.tif"
+    bad.write_text("not a raster")
+    with pytest.raises(
+        LayerError, match=r"^criteria\.c \(raster\): .*bad\.tif: cannot read raster"
+    ):
+        criteria.evaluate(np.zeros((1, 2)), _spec("raster", None, path=str(bad)), {})
+
+
+def test_evaluate_raster_defaults_to_the_working_crs(plane_raster):
+    path, y0, _ = plane_raster
+    xy = np.array([[X0 + 10_000.0, y0 + 10_000.0]])
+    got = criteria.evaluate(xy, _spec("raster", None, path=str(path)), {})
+    np.testing.assert_allclose(got, [2.0 * 10 + 0.5 * 10])
+
+
+def test_evaluate_passes_tolerance_only_to_distances(ports, xy):
+    spec = _spec("count_within", "ports", radius_m=15_000)
+    want = (_dist_matrix(xy, ports.geometry) <= 15_000).sum(axis=1)
+    got = criteria.evaluate(xy, spec, {"ports": ports}, tolerance_m=1000.0, saturate_m=5000.0)
+    np.testing.assert_array_equal(got, want)
 
 
 # --- scenario checks -----------------------------------------------------------------------
@@ -420,12 +461,19 @@ def test_raster_errors_name_the_file(tmp_path):
 def test_param_problems_accept_any_value_for_an_untyped_parameter(monkeypatch, ports, xy):
     """A plug-in kind whose parameter has no annotation or default takes any value."""
 
-    def anything(xy, layer, thing):
+    def anything(xy, layer, thing, table: Mapping[str, float] | None = None, names: list[str] = ()):
         return np.full(len(xy), float(len(thing)))
 
     monkeypatch.setitem(criteria.REGISTRY, "anything", anything)
     spec = _spec("anything", "ports", thing=[1, 2, 3])
     assert criteria.param_problems(spec, {"ports": ports}) == []
+    ok = _spec("anything", "ports", thing=1, table={"a": 1.0}, names=["a"])
+    assert criteria.param_problems(ok) == []
+    bad = _spec("anything", "ports", thing=1, table=[1], names=5)
+    assert criteria.param_problems(bad) == [
+        "criteria.c.params.table: must be a mapping, got [1]",
+        "criteria.c.params.names: must be a list, got 5",
+    ]
     assert criteria.evaluate(xy[:2], spec, {"ports": ports}).tolist() == [3.0, 3.0]
     assert criteria.param_problems(_spec("anything", "ports", thing=True)) == []
 
@@ -445,9 +493,10 @@ def test_param_problems_catch_typos_and_missing_fields(ports):
     assert criteria.param_problems(_spec("nearest_attribute", "ports", field=5)) == [
         "criteria.c.params.field: must be text, got 5"
     ]
-    assert criteria.param_problems(_spec("count_within", "ports", radius_m="far")) == [
-        "criteria.c.params.radius_m: must be a finite number, got 'far'"
-    ]
+    for bad in ("far", True, float("inf")):
+        assert criteria.param_problems(_spec("count_within", "ports", radius_m=bad)) == [
+            f"criteria.c.params.radius_m: must be a finite number, got {bad!r}"
+        ]
     (kind,) = criteria.param_problems(_spec("distanse_to", "ports"))
     assert kind.startswith("criteria.c.kind: unknown 'distanse_to'; did you mean 'distance_to'?")
     (kind,) = criteria.param_problems(_spec("zzz", "ports"))
