@@ -259,6 +259,25 @@ def test_normalise_weights():
         mcda.normalise_weights([0, 0])
 
 
+def test_normalise_weights_warning_points_at_the_caller():
+    with pytest.warns(UserWarning) as rec:
+        mcda.normalise_weights([1, 1])
+    assert rec[0].filename == __file__
+
+
+def test_topsis_degenerate_inputs():
+    """An all-zero criterion changes nothing; identical alternatives all score 0 (not NaN)."""
+    x = np.array([[7.0, 21, 4], [7, 24, 6], [14, 25, 3]])
+    w = np.array([0.3, 0.5, 0.2])
+    c, _, _ = mcda.topsis(x, w, [True, False, True])
+    c0, _, _ = mcda.topsis(
+        np.column_stack([x, np.zeros(3)]), np.append(w, 0.4), [True, False, True, True]
+    )
+    np.testing.assert_allclose(c0, c)
+    same, dp, dm = mcda.topsis(np.ones((3, 2)), np.array([0.5, 0.5]), [True, True])
+    assert same.tolist() == [0.0, 0.0, 0.0] and dp.tolist() == dm.tolist() == [0.0, 0.0, 0.0]
+
+
 def test_ahp_consistent_matrix_by_hand():
     r = mcda.ahp([[1, 2, 4], [1 / 2, 1, 2], [1 / 4, 1 / 2, 1]])
     np.testing.assert_allclose(r.weights, [4 / 7, 2 / 7, 1 / 7])

@@ -103,6 +103,21 @@ def test_spacing_at_the_grid_edge(grid, flip):
     assert _edge_distance(zones[0], zones[1]) >= 1500
 
 
+@pytest.mark.parametrize("side", ["north", "south", "west", "east"])
+def test_spacing_on_every_side(side):
+    """A good bar 1.5 km from the first zone is off limits at a 1.75 km spacing, on every side."""
+    g = Grid(0.0, 20_000.0, 500.0, 40, 40, "EPSG:5179")
+    s = np.zeros((40, 40))
+    s[19:21, 19:21] = 1.0  # the first zone's 2x2 cells
+    bar = {"north": (15, slice(17, 23)), "south": (24, slice(17, 23)),
+           "west": (slice(17, 23), 15), "east": (slice(17, 23), 24)}[side]  # fmt: skip
+    s[bar] = 0.9  # 3 cells (1.5 km) edge to edge from the zone
+    zones = grow_zones(s, np.ones((40, 40), bool), g, n=2, target_km2=1.0, min_spacing_m=1750)
+    assert np.all(s[zones[0].rows, zones[0].cols] == 1.0)
+    assert _edge_distance(zones[0], zones[1]) >= 1750
+    assert np.all(s[zones[1].rows, zones[1].cols] == 0.0)
+
+
 def test_exclusions_and_unscored_cells_never_used(grid):
     s = _hills()
     s[20:25, :] = np.nan
