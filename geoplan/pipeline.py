@@ -698,7 +698,13 @@ def _name_zones(zones: gpd.GeoDataFrame, sc: Scenario, prepared: Prepared) -> gp
         return zones
     cache = prepared.place_cache
     within = sc.candidates.name_within_km
-    todo = [i for i, z in enumerate(zones["zone_id"]) if (z, within) not in cache]
+    cen = zones.geometry.centroid
+    # the same seed can grow a differently shaped zone: key by id and centroid (to the metre)
+    keys = [
+        (z, within, round(x), round(y))
+        for z, x, y in zip(zones["zone_id"], cen.x, cen.y, strict=True)
+    ]
+    todo = [i for i, k in enumerate(keys) if k not in cache]
     if todo:
         cities = prepared.layers["cities"]
         iso = (
@@ -707,7 +713,7 @@ def _name_zones(zones: gpd.GeoDataFrame, sc: Scenario, prepared: Prepared) -> gp
         places = cities[(iso == "PRK").to_numpy() & cities.geometry.notna().to_numpy()]
         pxy = np.column_stack([places.geometry.x.to_numpy(), places.geometry.y.to_numpy()])
         ko = places["name_ko"].tolist() if "name_ko" in places.columns else None
-        c = zones.geometry.iloc[todo].centroid
+        c = cen.iloc[todo]
         found = place_names(
             np.column_stack([c.x.to_numpy(), c.y.to_numpy()]),
             pxy,
@@ -716,8 +722,8 @@ def _name_zones(zones: gpd.GeoDataFrame, sc: Scenario, prepared: Prepared) -> gp
             within_km=within,
         )
         for i, p in zip(todo, found, strict=True):
-            cache[(zones["zone_id"].iloc[i], within)] = p
-    pn = [cache[(z, within)] for z in zones["zone_id"]]
+            cache[keys[i]] = p
+    pn = [cache[k] for k in keys]
     zones["place"] = [p.place for p in pn]
     zones["place_ko"] = [p.place_ko for p in pn]
     zones["place_km"] = [round(p.distance_km, 1) for p in pn]
