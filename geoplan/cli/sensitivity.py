@@ -42,10 +42,10 @@ def sensitivity_table(res: Any) -> Any:
 
 def write_sensitivity(res: Any, folder: Path, *, oat: Any = None, top: int = 3) -> dict[str, Path]:
     """Stage and publish ``sensitivity.csv``, ``sensitivity.json``, OAT PNGs and COGs."""
-    from geoplan import __version__
+    from geoplan import outputs
     from geoplan import sensitivity as S
     from geoplan.outputs import files
-    from geoplan.outputs.publish import safe_name, staging
+    from geoplan.outputs.publish import staging
 
     folder = Path(folder)
     written: dict[str, Path] = {}
@@ -63,25 +63,7 @@ def write_sensitivity(res: Any, folder: Path, *, oat: Any = None, top: int = 3) 
             )
             for (pname, belt), p in pngs.items():
                 written[f"oat:{pname}:{belt}"] = p
-        share = getattr(res.sensitivity, "cell_share", None) or {}
-        for pname, surf in share.items():
-            target = folder / f"robustness_{safe_name(pname, fallback='profile')}.tif"
-            files.write_cog(
-                st.path(target, folder),
-                surf,
-                res.grid.transform,
-                res.grid.crs,
-                description=f"share of weight draws in which the cell is in its belt's "
-                f"top 5 % ({pname})",
-                tags={
-                    "scenario": res.scenario.name,
-                    "profile": pname,
-                    "draws": str(res.robustness.get("draws")),
-                    "seed": str(res.robustness.get("seed")),
-                    "geoplan_version": __version__,
-                },
-            )
-            written[f"robustness:{pname}"] = target
+        written.update(outputs.robustness_cogs(res, st, folder))
         st.publish()
     return written
 

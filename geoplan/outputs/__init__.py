@@ -24,7 +24,16 @@ from geoplan._errors import ExportError, ScenarioError
 from geoplan.outputs import files
 from geoplan.outputs.publish import safe_name, staging
 
-__all__ = ["KINDS", "export_run", "normalise_kinds", "record", "targets", "write", "write_diff"]
+__all__ = [
+    "KINDS",
+    "export_run",
+    "normalise_kinds",
+    "record",
+    "robustness_cogs",
+    "targets",
+    "write",
+    "write_diff",
+]
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +147,28 @@ def _gpkg_layers(res: Any, lang: str) -> dict[str, Any]:
     return layers
 
 
+def robustness_cogs(res: Any, st: Any, folder: Path) -> dict[str, Path]:
+    """Stage one COG per profile of the share of weight draws a cell is in its belt's top 5 %."""
+    from geoplan import __version__
+
+    written: dict[str, Path] = {}
+    rob = res.robustness or {}
+    for pname, surf in (getattr(res.sensitivity, "cell_share", None) or {}).items():
+        target = folder / f"robustness_{safe_name(pname, fallback='profile')}.tif"
+        files.write_cog(
+            st.path(target, folder),
+            surf,
+            res.grid.transform,
+            res.grid.crs,
+            description=f"share of weight draws in which the cell is in its belt's top 5 % "
+            f"({pname})",
+            tags={"scenario": res.scenario.name, "profile": pname, "draws": str(rob.get("draws")),
+                  "seed": str(rob.get("seed")), "geoplan_version": __version__},
+        )  # fmt: skip
+        written[f"robustness:{pname}"] = target
+    return written
+
+
 def write(
     res: Any,
     out: str | Path | None = None,
@@ -218,23 +249,7 @@ def write(
                         },
                     )
                     written[f"geotiff:{pname}"] = target
-                share = getattr(res.sensitivity, "cell_share", None) or {}
-                for pname, surf in share.items():
-                    target = data_dir / f"robustness_{safe_name(pname, fallback='profile')}.tif"
-                    files.write_cog(
-                        st.path(target, data_dir),
-                        surf,
-                        res.grid.transform,
-                        res.grid.crs,
-                        description=f"share of weight draws in which the cell is in its belt's "
-                        f"top 5 % ({pname})",
-                        tags={
-                            "scenario": sc.name,
-                            "profile": pname,
-                            "geoplan_version": __version__,
-                        },
-                    )
-                    written[f"robustness:{pname}"] = target
+                written.update(robustness_cogs(res, st, data_dir))
         if "csv" in kinds:
             with timed("write ranking.csv"):
                 target = data_dir / "ranking.csv"
