@@ -14,7 +14,7 @@ import pytest
 import shapely
 
 from geoplan.grid import Grid
-from geoplan.zones import bearing_name, grow_zones, place_names, zone_id
+from geoplan.zones import bearing_name, grow_round_robin, grow_zones, place_names, zone_id
 
 RES = 500.0
 H = W = 40
@@ -334,3 +334,40 @@ def test_place_names():
     assert [p.near for p in pn] == [True, False]
     with pytest.raises(ValueError, match="no places"):
         place_names(xy, np.zeros((0, 2)), [])
+
+
+def _halves() -> dict[str, np.ndarray]:
+    west = np.zeros((H, W), bool)
+    west[:, :20] = True
+    east = np.zeros((H, W), bool)
+    east[:, 21:] = True
+    tiny = np.zeros((H, W), bool)
+    tiny[0, 39] = True  # too small for any zone: exhausted at once
+    return {"tiny": tiny, "west": west, "east": east}
+
+
+def test_round_robin_alternates_masks_and_keeps_spacing_across_them(grid):
+    got = grow_round_robin(_hills(), _halves(), grid, n=3, target_km2=2.0, min_spacing_m=2000)
+    names = [m for m, _ in got]
+    # the exhausted mask never stops the others; each round takes one zone per live mask
+    assert names == ["west", "east", "west", "east", "west", "east"]
+    for m, z in got:
+        assert _halves()[m][z.rows, z.cols].all()
+    zs = [z for _, z in got]
+    for i in range(len(zs)):
+        for j in range(i + 1, len(zs)):
+            assert _edge_distance(zs[i], zs[j]) >= 2000 - 1e-6
+    # the first zone of each mask holds that mask's best cell
+    s = _hills()
+    for m in ("west", "east"):
+        first = next(z for name, z in got if name == m)
+        best = np.unravel_index(np.argmax(np.where(_halves()[m], s, -np.inf)), s.shape)
+        assert best in set(zip(first.rows.tolist(), first.cols.tolist(), strict=True))
+
+
+def test_round_robin_more_zones_never_change_the_first_ones(grid):
+    two = grow_round_robin(_hills(), _halves(), grid, n=2, target_km2=2.0, min_spacing_m=2000)
+    three = grow_round_robin(_hills(), _halves(), grid, n=3, target_km2=2.0, min_spacing_m=2000)
+    assert len(two) == 4 and len(three) == 6
+    for (m2, z2), (m3, z3) in zip(two, three[:4], strict=True):
+        assert m2 == m3 and z2.seed == z3.seed and z2.geometry.equals(z3.geometry)
