@@ -13,7 +13,11 @@ import yaml
 from geoplan import pipeline
 from geoplan.scenario import load_scenario
 
-FAST = {"grid": {"resolution_m": 1000}, "candidates": {"zones_per_belt": 2, "min_spacing_km": 20}}
+FAST = {
+    "grid": {"resolution_m": 1000},
+    "candidates": {"zones_per_belt": 2, "min_spacing_km": 20},
+    "sensitivity": {"draws": 0},
+}
 
 
 @pytest.fixture(scope="module")
