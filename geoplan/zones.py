@@ -79,7 +79,7 @@ class _Seeds:
     def __init__(self, score: np.ndarray, free: np.ndarray, need: int) -> None:
         self.score = score
         self.flat_free = np.flatnonzero(free)
-        self.batch = max(4096, 64 * need)
+        self.batch = max(4096, 64 * need)  # pragma: no mutate (speed only)
         self.start = 0
         self.chunk = self.flat_free[:0]
         self.pos = 0
@@ -91,7 +91,7 @@ class _Seeds:
                     return
                 self.chunk = _ordered(self.score, self.flat_free, self.start, self.batch)
                 self.start += self.batch
-                self.batch *= 4
+                self.batch *= 4  # pragma: no mutate (speed only)
                 self.pos = 0
             self.pos += 1
             yield int(self.chunk[self.pos - 1])

@@ -41,6 +41,7 @@ for _ in $(seq 120); do [ -S mutation/.pytest.sock ] && break; sleep 1; done
 "$PY" mutation/pytest_client.py mutation/.pytest.sock
 "$BIN/cosmic-ray" init mutation/cosmic-ray.toml session.sqlite
 "$BIN/cr-filter-operators" session.sqlite mutation/cosmic-ray.toml
+"$BIN/cr-filter-pragma" session.sqlite  # lines marked "# pragma: no mutate" (speed only)
 if [ -n "${SAMPLE:-}" ]; then  # run a seeded random sample of SAMPLE mutants only
     "$PY" mutation/sample.py session.sqlite "$SAMPLE" "${SEED:-0}"
 fi

@@ -102,12 +102,3 @@ def test_transforms(spec, x, expected):
         mcda.transform(np.array(x, dtype=object if spec["type"] == "categorical" else float), spec),
         expected,
     )
-
-
-def test_transform_plot_png(tmp_path):
-    p = mcda.plot_transform(
-        {"type": "linear", "low": 0, "high": 10, "direction": "falling"},
-        tmp_path / "curve.png",
-        domain=(0, 20),
-    )
-    assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
