@@ -123,7 +123,10 @@ def _distance_kdtree(
         dist, _ = cKDTree(coords).query(xy, k=1, workers=-1)  # pragma: no mutate
     else:
         dist, _ = cKDTree(coords).query(
-            xy, k=1, workers=-1, distance_upper_bound=float(saturate)  # pragma: no mutate
+            xy,
+            k=1,
+            workers=-1,  # pragma: no mutate
+            distance_upper_bound=float(saturate),
         )
         far = ~np.isfinite(dist)
         if far.any():
