@@ -943,7 +943,9 @@ class Session:
             from geoplan import sensitivity as S
 
             with timer("sensitivity"):
-                pre = _prioritise(zone_rows, site_rows, sc, prepared)
+                # the candidates' scores are all it needs: no names, ranks or phases yet
+                pre = pd.DataFrame([{k: v for k, v in r.items() if k != "geometry"}
+                                    for r in (*zone_rows, *site_rows)])  # fmt: skip
                 sens = S.monte_carlo(pre, sc, draws=draws, prepared=prepared, keys=keys)
                 robust = sens.table
                 summary = sens.summary
