@@ -317,9 +317,7 @@ class Scenario:
         """The effective scenario as YAML."""
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
 
-    def replace(
-        self, key: str | Mapping[str, Any] | None = None, value: Any = None, **_: Any
-    ) -> Scenario:
+    def replace(self, key: str | Mapping[str, Any], value: Any = None) -> Scenario:
         """Return a new, validated scenario with one value (or several) changed.
 
         Parameters
