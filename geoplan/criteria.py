@@ -190,7 +190,7 @@ def population_within(
     pxy = _point_xy(layer)
     out = np.zeros(len(xy))
     tree = cKDTree(xy)
-    for (px, py), p in zip(pxy, pop, strict=True):
+    for (px, py), p in zip(pxy, pop, strict=True):  # pragma: no mutate (same lengths)
         if p <= 0:
             continue
         idx = tree.query_ball_point((px, py), radius_m)

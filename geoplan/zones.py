@@ -62,7 +62,7 @@ def _ordered(score: np.ndarray, flat_free: np.ndarray, start: int, count: int) -
     if stop <= start:
         return flat_free[:0]
     # lexsort on (position, -score): full order of the candidates up to `stop`
-    if stop < len(flat_free):
+    if stop < len(flat_free):  # pragma: no mutate (partial or full sort: same order)
         part = np.argpartition(-vals, stop - 1)[:stop]
         # cells tied with the cut-off value may be missing; include every tie
         cut = -np.partition(-vals, stop - 1)[stop - 1]
@@ -357,7 +357,7 @@ def place_names(
         raise ValueError("place_names: no places to name zones after")
     d, j = cKDTree(place_xy).query(xy, k=1)
     out = []
-    for (x, y), dist, k in zip(xy, d, j, strict=True):
+    for (x, y), dist, k in zip(xy, d, j, strict=True):  # pragma: no mutate (same lengths)
         px, py = place_xy[k]
         ko = names_ko[k] if names_ko is not None else None
         out.append(

@@ -56,10 +56,10 @@ for _m in [m for m in sys.modules if m == "geoplan" or m.startswith("geoplan.")]
 
 #: Which fast tests cover which engine module.
 TESTS = {
-    "geoplan/criteria.py": ["tests/test_criteria_oracle.py"],
+    "geoplan/criteria.py": ["tests/test_criteria_oracle.py", "tests/test_criteria_edges.py"],
     "geoplan/mcda.py": ["tests/test_scoring_oracle.py", "tests/test_mcda.py"],
     "geoplan/score.py": ["tests/test_scoring_oracle.py"],
-    "geoplan/zones.py": ["tests/test_zones_oracle.py"],
+    "geoplan/zones.py": ["tests/test_zones_oracle.py", "tests/test_zones_edges.py"],
     "geoplan/prioritize.py": ["tests/test_prioritize_oracle.py"],
 }
 ALL = sorted({t for ts in TESTS.values() for t in ts if (ROOT / t).is_file()})

@@ -5,6 +5,7 @@
 #   PYTHON=/path/to/python mutation/run.sh
 #   MODULES="geoplan/score.py geoplan/zones.py" SESSION=mutation/part.sqlite mutation/run.sh
 #   SAMPLE=200 SEED=0 mutation/run.sh   # a seeded random sample of the filtered mutants
+#   ONLY_SURVIVORS_OF=$PWD/mutation/final.sqlite mutation/run.sh  # re-run its survivors only
 #
 # Needs the `mutation` extra (pip install -e '.[mutation]'). Works on a copy of the
 # package and tests in a temporary folder, so the checkout is never left mutated.
@@ -42,7 +43,9 @@ for _ in $(seq 120); do [ -S mutation/.pytest.sock ] && break; sleep 1; done
 "$BIN/cosmic-ray" init mutation/cosmic-ray.toml session.sqlite
 "$BIN/cr-filter-operators" session.sqlite mutation/cosmic-ray.toml
 "$BIN/cr-filter-pragma" session.sqlite  # lines marked "# pragma: no mutate" (speed only)
-if [ -n "${SAMPLE:-}" ]; then  # run a seeded random sample of SAMPLE mutants only
+if [ -n "${ONLY_SURVIVORS_OF:-}" ]; then  # re-run an earlier session's survivors only
+    "$PY" mutation/only.py session.sqlite "$ONLY_SURVIVORS_OF"
+elif [ -n "${SAMPLE:-}" ]; then  # run a seeded random sample of SAMPLE mutants only
     "$PY" mutation/sample.py session.sqlite "$SAMPLE" "${SEED:-0}"
 fi
 "$BIN/cosmic-ray" exec mutation/cosmic-ray.toml session.sqlite

@@ -102,3 +102,21 @@ def test_transforms(spec, x, expected):
         mcda.transform(np.array(x, dtype=object if spec["type"] == "categorical" else float), spec),
         expected,
     )
+
+
+@pytest.mark.parametrize("n", [15, 16, 18])
+def test_ahp_consistency_ratio_beyond_saatys_table(n):
+    """Orders above 15 use the last tabulated random index, 1.59 (Saaty's values level off)."""
+    rng = np.random.default_rng(n)
+    a = np.ones((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            a[i, j] = float(rng.choice([1 / 5, 1 / 3, 1, 3, 5]))
+            a[j, i] = 1.0 / a[i, j]
+    lam = float(np.max(np.linalg.eigvals(a).real))
+    ci = (lam - n) / (n - 1)
+    r = mcda.ahp(a)
+    assert r.lambda_max == pytest.approx(lam, rel=1e-9)
+    assert r.consistency_index == pytest.approx(ci, rel=1e-9)
+    assert r.consistency_ratio == pytest.approx(ci / 1.59, rel=1e-9)
+    assert r.consistency_ratio > 0.10 and not r.consistent

@@ -327,3 +327,12 @@ def test_ahp_rejects_bad_matrices():
         mcda.ahp([[1, 3], [0.34, 1]])
     with pytest.raises(ScenarioError, match="every entry must be a positive number"):
         mcda.ahp([[1, 0], [0, 1]])
+
+
+def test_public_functions_take_their_parameters_by_name():
+    """The documented parameter names work as keywords (the keyword-only marker stays ``*``)."""
+    ps = score.score_profile(
+        profile=_profile([0.5, 0.3, 0.2]), raw=RAW, aggregation=Aggregation(), weights=None
+    )
+    np.testing.assert_allclose(ps.score, [1.0, 0.1, 0.675, 0.4])
+    np.testing.assert_allclose(mcda.normalise_weights(weights=[0.5, 0.5], where="w"), [0.5, 0.5])
