@@ -330,6 +330,9 @@ def test_inside_lines_and_points_without_buffer():
     np.testing.assert_array_equal(
         criteria.inside(xy, layer, buffer_m=2.0), [1.0, 1.0, 1.0, 1.0, 1.0]
     )
+    # a buffer below one metre still counts: 0.5 m takes a point 0.4 m off the line, not 0.6 m
+    near = np.array([[X0 + 1_000.0, Y0 + 0.4], [X0 + 1_000.0, Y0 - 0.6]])
+    np.testing.assert_array_equal(criteria.inside(near, layer, buffer_m=0.5), [1.0, 0.0])
 
 
 # --- raster, nearest pixel ------------------------------------------------------------------
