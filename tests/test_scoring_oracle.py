@@ -84,6 +84,13 @@ def test_transform_table_applies_each_transform_to_its_column_and_clips():
     assert score.transform_table(np.zeros((4, 0)), []).shape == (4, 0)
 
 
+def test_transform_table_clips_categorical_scores_outside_0_1():
+    """A categorical mapping may give any number; the table keeps scores within [0, 1]."""
+    raw = np.array([[1.0], [2.0], [3.0], [4.0]])
+    t = [{"type": "categorical", "mapping": {1: 1.5, 2: -0.5, 3: 0.25}, "default": -2.0}]
+    np.testing.assert_array_equal(score.transform_table(raw, t)[:, 0], [1.0, 0.0, 0.25, 0.0])
+
+
 # --- weighted sum and OWA ------------------------------------------------------------------
 
 S = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.2, 0.9, 0.5]])
