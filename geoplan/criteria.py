@@ -88,34 +88,211 @@ def distance_to(
 ) -> np.ndarray:
     """Metres from each candidate to the nearest feature.
 
-    Exact (shapely STRtree) by default. With ``tolerance_m`` (the pipeline
-    passes half a grid cell for grid candidates, below the cell-centre error
-    of a raster proximity) lines and polygon
-    outlines are densified to vertices at most ``2 * tolerance_m`` apart and
-    a k-d tree answers, so each distance is at most ``tolerance_m`` too long;
-    points stay exact and candidates inside a polygon get 0.
+    Exact (shapely STRtree, one query per candidate) by default. With
+    ``tolerance_m`` (the pipeline passes half a grid cell for the grid's
+    millions of cells) the candidates are grouped in squares and each square
+    measures only the straight pieces of lines, polygon outlines and points
+    that can be nearest to one of its cells (:func:`_distance_segments`): the
+    distances are still exact, to round-off, and do not depend on which other
+    candidates are passed (chunks of an engine agree bit for bit). Candidates
+    inside a polygon get 0.
 
-    ``saturate_m`` (with ``tolerance_m``): beyond this distance the score no
-    longer changes (a falling transform has reached 0), so farther
-    candidates are answered from outlines densified to ``saturate_m / 20``:
-    their distances are at most 2.5 % too long. This keeps the k-d tree
-    search short where it is slow, far from every feature.
+    Layers whose pieces are shorter than a cell on average (densely sampled
+    lines) fall back to a k-d tree over vertices densified to
+    ``2 * tolerance_m``: each distance is then at most ``tolerance_m`` too
+    long, never short; ``saturate_m`` (where a falling transform reaches 0)
+    lets farther candidates be answered from outlines densified to
+    ``saturate_m / 20`` (at most 2.5 % too long).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> road = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1000, 0)])])
+    >>> distance_to(np.array([[500.0, 300.0], [1300.0, 400.0]]), road, tolerance_m=50.0)
+    array([300., 500.])
     """
     geoms = _geoms(layer)
     if tolerance_m is not None and len(geoms):
-        return _distance_kdtree(xy, geoms, float(tolerance_m), saturate_m)
+        return _distance_fast(xy, geoms, float(tolerance_m), saturate_m)
     tree = shapely.STRtree(geoms)
     pts = shapely.points(xy)
     (_, _), dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
     return np.asarray(dist, dtype=float)
 
 
-def _distance_kdtree(
+def _distance_fast(
     xy: np.ndarray, geoms: np.ndarray, tol: float, saturate: float | None = None
 ) -> np.ndarray:
     types = shapely.get_type_id(geoms)
     polys = geoms[(types == 3) | (types == 6)]
     outline = np.concatenate([shapely.boundary(polys), geoms[(types != 3) & (types != 6)]])
+    segs = _segments(outline)
+    side = _bucket_side(segs, tol) if len(segs) else None
+    if side is None:
+        dist = _distance_kdtree(xy, outline, tol, saturate)
+    else:
+        dist = _distance_segments(xy, segs, side)
+    if len(polys):
+        area = shapely.union_all(polys)
+        shapely.prepare(area)
+        dist[shapely.contains_xy(area, xy[:, 0], xy[:, 1])] = 0.0
+    return dist
+
+
+def _segments(outline: np.ndarray) -> np.ndarray:
+    """The straight pieces of lines, rings and points as an (m, 4) array x1, y1, x2, y2.
+
+    A point is a piece of length 0 (x1 == x2, y1 == y2).
+    """
+    parts = shapely.get_parts(outline)
+    parts = parts[~shapely.is_empty(parts)]
+    coords, idx = shapely.get_coordinates(parts, return_index=True)
+    if not len(coords):
+        return np.zeros((0, 4))
+    same = idx[1:] == idx[:-1]
+    segs = np.hstack([coords[:-1][same], coords[1:][same]])
+    # parts with a single coordinate (points) become pieces of length 0
+    counts = np.bincount(idx, minlength=len(parts))
+    single = np.flatnonzero(counts[idx] == 1)
+    if len(single):
+        segs = np.vstack([segs, np.hstack([coords[single], coords[single]])])
+    return segs
+
+
+def _bucket_side(segs: np.ndarray, tol: float) -> float | None:
+    """Side of the square buckets candidates are grouped in; None: use the k-d tree instead.
+
+    Depends only on the layer and ``tol`` (never on the candidates), so every
+    chunk of candidates is bucketed alike.
+    """
+    length = np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1])
+    lines = length > 0
+    if not lines.any():
+        return 32.0 * tol
+    mean = float(length[lines].mean())
+    if mean < 2.0 * tol:  # pieces shorter than a cell: many per bucket
+        return None
+    return float(np.clip(4.0 * mean, 8.0 * tol, 64.0 * tol))
+
+
+def _distance_segments(xy: np.ndarray, segs: np.ndarray, side: float) -> np.ndarray:
+    """Exact distance from each point to the nearest piece, pieces searched per bucket.
+
+    Candidates are grouped in squares of ``side`` (aligned to multiples of
+    it, so the grouping does not depend on which candidates are passed). For
+    a square with centre ``c`` and half diagonal ``r``, the piece nearest to
+    any of its points lies within ``d(c) + 2 r`` of ``c``; only those pieces
+    are measured, with the same arithmetic for every point, so the minimum
+    is the exact nearest distance whatever the grouping.
+    """
+    n = len(xy)
+    out = np.empty(n)
+    if not n:
+        return out
+    kx = np.floor(xy[:, 0] / side)
+    ky = np.floor(xy[:, 1] / side)
+    kx0, ky0 = kx.min(), ky.min()
+    nbx = int(kx.max() - kx0) + 1
+    nby = int(ky.max() - ky0) + 1
+    key = (ky - ky0).astype(np.int64) * nbx + (kx - kx0).astype(np.int64)
+    del kx, ky
+    if nbx * nby <= max(4 * n, 1 << 20):
+        used = np.flatnonzero(np.bincount(key, minlength=nbx * nby))
+        compact = np.zeros(nbx * nby, dtype=np.int64)
+        compact[used] = np.arange(len(used))
+        bucket = compact[key]
+        del compact
+    else:
+        used, bucket = np.unique(key, return_inverse=True)
+    del key
+    cx = (used % nbx + kx0 + 0.5) * side
+    cy = (used // nbx + ky0 + 0.5) * side
+    seg_geoms = shapely.linestrings(segs.reshape(-1, 2, 2))
+    tree = shapely.STRtree(seg_geoms)
+    centres = shapely.points(cx, cy)
+    (_, _), dc = tree.query_nearest(centres, return_distance=True, all_matches=False)
+    reach = dc + side * math.sqrt(2.0)
+    reach += 1e-9 * (reach + abs(cx) + abs(cy)) + 1e-6 * side  # round-off margin
+    bi, si = tree.query(centres, predicate="dwithin", distance=reach)
+    # each square's pieces nearest first: a piece whose lower bound (its distance from the
+    # centre less the point's) exceeds the best distance so far cannot be nearer
+    ds = shapely.distance(centres[bi], seg_geoms[si])
+    del centres, seg_geoms, tree
+    order = np.lexsort((si, ds, bi))
+    bi, si, ds = bi[order], si[order], ds[order]
+    count = np.bincount(bi, minlength=len(used))
+    width = int(count.max())
+    rank = np.arange(len(bi)) - np.repeat(np.cumsum(count) - count, count)
+    piece = np.zeros((len(used), width), dtype=np.int64)
+    piece[bi, rank] = si
+    bound = np.full((len(used), width), np.inf)
+    bound[bi, rank] = ds
+    del bi, si, ds, rank, order
+    ax, ay = segs[:, 0], segs[:, 1]
+    dx = segs[:, 2] - ax
+    dy = segs[:, 3] - ay
+    l2 = dx * dx + dy * dy
+    inv = np.divide(1.0, l2, out=np.zeros_like(l2), where=l2 > 0)
+    points_only = not (l2 > 0).any()
+    slack = 1e-6 * side  # round-off in the bounds; never prunes a piece that could be nearer
+    block = 1 << 16
+    for lo in range(0, n, block):
+        hi = min(n, lo + block)
+        b = bucket[lo:hi]
+        px, py = xy[lo:hi, 0], xy[lo:hi, 1]
+        rp = np.hypot(px - cx[b], py - cy[b])
+        best = np.full(hi - lo, np.inf)
+        for k in range(width):
+            if k == 0:
+                sel = None
+                bb, qx, qy = b, px, py
+            else:
+                low = bound[b, k] - rp
+                low -= slack
+                np.maximum(low, 0.0, out=low)
+                low *= low
+                sel = np.flatnonzero(low <= best)
+                if not len(sel):
+                    break  # bounds grow with k: no later piece can be nearer either
+                bb, qx, qy = b[sel], px[sel], py[sel]
+            s = piece[bb, k]
+            ex = qx - ax[s]
+            ey = qy - ay[s]
+            if points_only:
+                d2 = ex * ex + ey * ey
+            else:
+                d2 = _piece_d2(ex, ey, dx[s], dy[s], l2[s], inv[s])
+            if sel is None:
+                best = d2
+            else:
+                best[sel] = np.minimum(best[sel], d2)
+        np.sqrt(best, out=out[lo:hi])
+    return out
+
+
+def _piece_d2(
+    ex: np.ndarray, ey: np.ndarray, dx: np.ndarray, dy: np.ndarray, l2: np.ndarray, inv: np.ndarray
+) -> np.ndarray:
+    """Squared distance from points (offsets ``ex, ey`` from a piece's start) to the piece.
+
+    GEOS's case split: before the start or past the end, the distance to
+    that end; in between, to the line through the piece (exactly 0 on it).
+    """
+    dot = ex * dx + ey * dy
+    cross = ex * dy - ey * dx
+    d2 = cross * cross * inv
+    before = np.flatnonzero(dot <= 0.0)
+    if len(before):
+        d2[before] = ex[before] ** 2 + ey[before] ** 2
+    past = np.flatnonzero(dot >= l2)
+    if len(past):
+        d2[past] = (ex[past] - dx[past]) ** 2 + (ey[past] - dy[past]) ** 2
+    return d2
+
+
+def _distance_kdtree(
+    xy: np.ndarray, outline: np.ndarray, tol: float, saturate: float | None = None
+) -> np.ndarray:
     coords = shapely.get_coordinates(shapely.segmentize(outline, max(2.0 * tol, 1e-3)))
     # shared vertices (line ends, ring closures) once: the same nearest distances, a smaller tree
     coords = np.unique(coords, axis=0)
@@ -132,10 +309,6 @@ def _distance_kdtree(
         if far.any():
             coarse = shapely.get_coordinates(shapely.segmentize(outline, saturate / 20.0))
             dist[far], _ = cKDTree(coarse).query(xy[far], k=1, workers=-1)  # pragma: no mutate
-    if len(polys):
-        area = shapely.union_all(polys)
-        shapely.prepare(area)
-        dist[shapely.contains_xy(area, xy[:, 0], xy[:, 1])] = 0.0
     return dist
 
 
