@@ -21,7 +21,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 
 from geoplan._errors import LayerError, ScenarioError
 
@@ -293,6 +292,8 @@ def _piece_d2(
 def _distance_kdtree(
     xy: np.ndarray, outline: np.ndarray, tol: float, saturate: float | None = None
 ) -> np.ndarray:
+    from scipy.spatial import cKDTree
+
     coords = shapely.get_coordinates(shapely.segmentize(outline, max(2.0 * tol, 1e-3)))
     # shared vertices (line ends, ring closures) once: the same nearest distances, a smaller tree
     coords = np.unique(coords, axis=0)
@@ -325,6 +326,8 @@ def nearest_attribute(xy: np.ndarray, layer: gpd.GeoDataFrame, field: str) -> np
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if ok.any() and (shapely.get_type_id(geoms[ok]) == 0).all():
         # points only: a k-d tree answers without building a shapely point per candidate
+        from scipy.spatial import cKDTree
+
         _, near = cKDTree(shapely.get_coordinates(geoms[ok])).query(xy, k=1, workers=-1)
         return values[np.flatnonzero(ok)[near]]
     tree = shapely.STRtree(geoms)
@@ -361,6 +364,8 @@ def population_within(
         raise LayerError(f"field '{field}': must be numeric (population_within), got text")
     pop = np.nan_to_num(pop, nan=0.0, posinf=0.0, neginf=0.0)
     pxy = _point_xy(layer)
+    from scipy.spatial import cKDTree
+
     out = np.zeros(len(xy))
     tree = cKDTree(xy)
     for (px, py), p in zip(pxy, pop, strict=True):
