@@ -93,6 +93,7 @@ def worker_geoplan(res: float, profile: str, out: Path) -> dict:
         d = criteria.distance_to(xy, lay, tolerance_m=res / 2, saturate_m=it["high"])
         total += w * mcda.transform(d, {"type": "linear", "low": 0, "high": it["high"],
                                         "direction": "falling"})  # fmt: skip
+    del xy, d  # the output surface is built from the scores alone
     surface = np.full((grid.height, grid.width), np.nan, dtype="float32")
     surface[allowed] = total
     wall = time.perf_counter() - t0

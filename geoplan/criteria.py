@@ -188,22 +188,37 @@ def _distance_segments(xy: np.ndarray, segs: np.ndarray, side: float) -> np.ndar
     out = np.empty(n)
     if not n:
         return out
-    kx = np.floor(xy[:, 0] / side)
-    ky = np.floor(xy[:, 1] / side)
-    kx0, ky0 = kx.min(), ky.min()
-    nbx = int(kx.max() - kx0) + 1
-    nby = int(ky.max() - ky0) + 1
-    key = (ky - ky0).astype(np.int64) * nbx + (kx - kx0).astype(np.int64)
-    del kx, ky
+    # squares aligned to multiples of ``side``; keys per block of candidates (no n-sized
+    # float temporaries), then numbered 0..len(used) in a dense lookup table
+    kx0 = math.floor(float(xy[:, 0].min()) / side)
+    ky0 = math.floor(float(xy[:, 1].min()) / side)
+    nbx = math.floor(float(xy[:, 0].max()) / side) - kx0 + 1
+    nby = math.floor(float(xy[:, 1].max()) / side) - ky0 + 1
+    block = 1 << 16
+
+    def keys(lo: int, hi: int) -> np.ndarray:
+        kx = np.floor(xy[lo:hi, 0] / side) - kx0
+        ky = np.floor(xy[lo:hi, 1] / side) - ky0
+        ky *= nbx
+        ky += kx
+        return ky.astype(np.int64)
+
     if nbx * nby <= max(4 * n, 1 << 20):
-        used = np.flatnonzero(np.bincount(key, minlength=nbx * nby))
-        compact = np.zeros(nbx * nby, dtype=np.int64)
-        compact[used] = np.arange(len(used))
-        bucket = compact[key]
-        del compact
-    else:
-        used, bucket = np.unique(key, return_inverse=True)
-    del key
+        lookup = np.zeros(nbx * nby, dtype=np.int64)
+        for lo in range(0, n, block):
+            lookup[keys(lo, min(n, lo + block))] = 1
+        used = np.flatnonzero(lookup)
+        lookup[used] = np.arange(len(used))
+        bucket = np.empty(n, dtype=np.int32 if len(used) < 2**31 else np.int64)
+        for lo in range(0, n, block):
+            hi = min(n, lo + block)
+            bucket[lo:hi] = lookup[keys(lo, hi)]
+        del lookup
+    else:  # candidates spread thinly over a wide area
+        used, bucket = np.unique(
+            np.concatenate([keys(lo, min(n, lo + block)) for lo in range(0, n, block)]),
+            return_inverse=True,
+        )
     cx = (used % nbx + kx0 + 0.5) * side
     cy = (used // nbx + ky0 + 0.5) * side
     seg_geoms = shapely.linestrings(segs.reshape(-1, 2, 2))
@@ -234,7 +249,6 @@ def _distance_segments(xy: np.ndarray, segs: np.ndarray, side: float) -> np.ndar
     inv = np.divide(1.0, l2, out=np.zeros_like(l2), where=l2 > 0)
     points_only = not (l2 > 0).any()
     slack = 1e-6 * side  # round-off in the bounds; never prunes a piece that could be nearer
-    block = 1 << 16
     for lo in range(0, n, block):
         hi = min(n, lo + block)
         b = bucket[lo:hi]
