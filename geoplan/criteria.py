@@ -174,20 +174,14 @@ def _bucket_side(segs: np.ndarray, tol: float) -> float | None:
     return float(np.clip(4.0 * mean, 8.0 * tol, 64.0 * tol))
 
 
-def _distance_segments(xy: np.ndarray, segs: np.ndarray, side: float) -> np.ndarray:
-    """Exact distance from each point to the nearest piece, pieces searched per bucket.
+def _buckets(xy: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Group points in squares of ``side`` aligned to multiples of it.
 
-    Candidates are grouped in squares of ``side`` (aligned to multiples of
-    it, so the grouping does not depend on which candidates are passed). For
-    a square with centre ``c`` and half diagonal ``r``, the piece nearest to
-    any of its points lies within ``d(c) + 2 r`` of ``c``; only those pieces
-    are measured, with the same arithmetic for every point, so the minimum
-    is the exact nearest distance whatever the grouping.
+    Returns the squares' centres ``cx, cy`` (one per square holding a point),
+    per point the number of its square (0..len(cx), int32) and the squares'
+    keys. The squares do not depend on which points are passed.
     """
     n = len(xy)
-    out = np.empty(n)
-    if not n:
-        return out
     # squares aligned to multiples of ``side``; keys per block of candidates (no n-sized
     # float temporaries), then numbered 0..len(used) in a dense lookup table
     kx0 = math.floor(float(xy[:, 0].min()) / side)
@@ -221,6 +215,24 @@ def _distance_segments(xy: np.ndarray, segs: np.ndarray, side: float) -> np.ndar
         )
     cx = (used % nbx + kx0 + 0.5) * side
     cy = (used // nbx + ky0 + 0.5) * side
+    return cx, cy, bucket, used
+
+
+def _distance_segments(xy: np.ndarray, segs: np.ndarray, side: float) -> np.ndarray:
+    """Exact distance from each point to the nearest piece, pieces searched per bucket.
+
+    Candidates are grouped in squares of ``side`` (aligned to multiples of
+    it, so the grouping does not depend on which candidates are passed). For
+    a square with centre ``c`` and half diagonal ``r``, the piece nearest to
+    any of its points lies within ``d(c) + 2 r`` of ``c``; only those pieces
+    are measured, with the same arithmetic for every point, so the minimum
+    is the exact nearest distance whatever the grouping.
+    """
+    n = len(xy)
+    out = np.empty(n)
+    if not n:
+        return out
+    cx, cy, bucket, used = _buckets(xy, side)
     seg_geoms = shapely.linestrings(segs.reshape(-1, 2, 2))
     tree = shapely.STRtree(seg_geoms)
     centres = shapely.points(cx, cy)
@@ -249,6 +261,7 @@ def _distance_segments(xy: np.ndarray, segs: np.ndarray, side: float) -> np.ndar
     inv = np.divide(1.0, l2, out=np.zeros_like(l2), where=l2 > 0)
     points_only = not (l2 > 0).any()
     slack = 1e-6 * side  # round-off in the bounds; never prunes a piece that could be nearer
+    block = 1 << 16
     for lo in range(0, n, block):
         hi = min(n, lo + block)
         b = bucket[lo:hi]
@@ -378,22 +391,35 @@ def population_within(
         raise LayerError(f"field '{field}': must be numeric (population_within), got text")
     pop = np.nan_to_num(pop, nan=0.0, posinf=0.0, neginf=0.0)
     pxy = _point_xy(layer)
-    from scipy.spatial import cKDTree
-
     out = np.zeros(len(xy))
-    tree = cKDTree(xy)
+    keep = pop > 0
+    pxy, pop = pxy[keep], pop[keep]
+    if not len(xy) or not len(pop) or not radius_m > 0:
+        return out
+    # candidates in squares of radius / 8: a square wholly inside a place's circle gets the
+    # place's people at once (sum mode); only squares on the circle test cell by cell
+    side = float(radius_m) / 8.0
+    cx, cy, bucket, _ = _buckets(xy, side)
+    order = np.argsort(bucket, kind="stable")
+    stop = np.cumsum(np.bincount(bucket, minlength=len(cx)))
+    start = stop - np.bincount(bucket, minlength=len(cx))
+    half = side * math.sqrt(0.5)
+    whole = np.zeros(len(cx))
+    gravity = mode == "gravity"
     for (px, py), p in zip(pxy, pop, strict=True):
-        if p <= 0:
+        dc = np.hypot(cx - px, cy - py)
+        edge = np.flatnonzero((dc - half <= radius_m) & ((dc + half > radius_m) | gravity))
+        if not gravity:
+            inside = dc + half <= radius_m
+            whole[inside] += p
+        if not len(edge):
             continue
-        idx = tree.query_ball_point((px, py), radius_m)
-        if not idx:
-            continue
-        idx = np.asarray(idx)
-        if mode == "gravity":
-            d = np.hypot(xy[idx, 0] - px, xy[idx, 1] - py)
-            out[idx] += p * np.exp(-d / decay_m)
-        else:
-            out[idx] += p
+        idx = np.concatenate([order[start[b] : stop[b]] for b in edge])
+        d = np.hypot(xy[idx, 0] - px, xy[idx, 1] - py)
+        near = d <= radius_m
+        idx = idx[near]
+        out[idx] += p * np.exp(-d[near] / decay_m) if gravity else p
+    out += whole[bucket]
     return out
 
 
