@@ -218,7 +218,9 @@ def _buckets(xy: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray, np.nd
     return cx, cy, bucket, used
 
 
-def _distance_segments(xy: np.ndarray, segs: np.ndarray, side: float) -> np.ndarray:
+def _distance_segments(
+    xy: np.ndarray, segs: np.ndarray, side: float, return_index: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Exact distance from each point to the nearest piece, pieces searched per bucket.
 
     Candidates are grouped in squares of ``side`` (aligned to multiples of
@@ -226,12 +228,15 @@ def _distance_segments(xy: np.ndarray, segs: np.ndarray, side: float) -> np.ndar
     a square with centre ``c`` and half diagonal ``r``, the piece nearest to
     any of its points lies within ``d(c) + 2 r`` of ``c``; only those pieces
     are measured, with the same arithmetic for every point, so the minimum
-    is the exact nearest distance whatever the grouping.
+    is the exact nearest distance whatever the grouping. With
+    ``return_index`` the number of the nearest piece is returned too (the
+    lowest of equally near pieces).
     """
     n = len(xy)
     out = np.empty(n)
+    nearest = np.zeros(n if return_index else 0, dtype=np.int64)
     if not n:
-        return out
+        return (out, nearest) if return_index else out
     cx, cy, bucket, used = _buckets(xy, side)
     seg_geoms = shapely.linestrings(segs.reshape(-1, 2, 2))
     tree = shapely.STRtree(seg_geoms)
@@ -290,10 +295,19 @@ def _distance_segments(xy: np.ndarray, segs: np.ndarray, side: float) -> np.ndar
                 d2 = _piece_d2(ex, ey, dx[s], dy[s], l2[s], inv[s])
             if sel is None:
                 best = d2
+                if return_index:
+                    arg = s
+            elif return_index:
+                cur, was = best[sel], arg[sel]
+                better = (d2 < cur) | ((d2 == cur) & (s < was))
+                best[sel] = np.where(better, d2, cur)
+                arg[sel] = np.where(better, s, was)
             else:
                 best[sel] = np.minimum(best[sel], d2)
         np.sqrt(best, out=out[lo:hi])
-    return out
+        if return_index:
+            nearest[lo:hi] = arg
+    return (out, nearest) if return_index else out
 
 
 def _piece_d2(
@@ -352,10 +366,14 @@ def nearest_attribute(xy: np.ndarray, layer: gpd.GeoDataFrame, field: str) -> np
         raise LayerError(f"field '{field}': must be numeric (nearest_attribute), got text")
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if ok.any() and (shapely.get_type_id(geoms[ok]) == 0).all():
-        # points only: a k-d tree answers without building a shapely point per candidate
-        from scipy.spatial import cKDTree
-
-        _, near = cKDTree(shapely.get_coordinates(geoms[ok])).query(xy, k=1, workers=-1)
+        # points only: the nearest point by squares of candidates, without a shapely point
+        # per candidate; the square size depends on the layer only (engines' chunks agree)
+        pts = shapely.get_coordinates(geoms[ok])
+        if len(pts) == 1 or not len(xy):
+            return np.full(len(xy), values[np.flatnonzero(ok)[0]])
+        w, h = np.ptp(pts, axis=0)
+        side = max(math.sqrt(w * h / len(pts)) / 4.0, max(w, h) / (4.0 * len(pts)), 1_000.0)
+        _, near = _distance_segments(xy, np.hstack([pts, pts]), side, return_index=True)
         return values[np.flatnonzero(ok)[near]]
     tree = shapely.STRtree(geoms)
     idx = tree.query_nearest(shapely.points(xy), all_matches=False)

@@ -102,7 +102,9 @@ def test_grid_path_does_not_depend_on_the_chunks(mixed, cells):
 
 def test_points_only_layer(cells):
     pts = gpd.GeoDataFrame(
-        geometry=shapely.points([(900_100, 1_950_300), (1_000_000, 2_100_000), (949_750, 1_980_250)]),
+        geometry=shapely.points(
+            [(900_100, 1_950_300), (1_000_000, 2_100_000), (949_750, 1_980_250)]
+        ),
         crs=CRS,
     )
     got = criteria.distance_to(cells, pts, tolerance_m=250.0)
@@ -120,3 +122,29 @@ def test_densely_sampled_lines_fall_back_within_the_tolerance(cells):
     got = criteria.distance_to(cells, layer, tolerance_m=tol)
     err = got - _exact(cells, layer.geometry)
     assert err.min() >= -1e-6 and err.max() <= tol + 1e-6
+
+
+def test_nearest_attribute_of_points_by_squares(cells):
+    """The nearest point's value (brute force over all pairs), the same in any chunks."""
+    rng = np.random.default_rng(8)
+    pxy = rng.uniform([880_000, 1_930_000], [1_010_000, 2_030_000], size=(37, 2))
+    layer = gpd.GeoDataFrame({"v": np.arange(37) * 1.5}, geometry=shapely.points(pxy), crs=CRS)
+    d = np.hypot(cells[:, None, 0] - pxy[None, :, 0], cells[:, None, 1] - pxy[None, :, 1])
+    want = layer["v"].to_numpy()[d.argmin(axis=1)]
+    got = criteria.nearest_attribute(cells, layer, "v")
+    np.testing.assert_array_equal(got, want)
+    parts = np.array_split(rng.permutation(len(cells)), 5)
+    again = np.empty_like(got)
+    for p in parts:
+        again[p] = criteria.nearest_attribute(cells[p], layer, "v")
+    np.testing.assert_array_equal(again, got)
+
+
+def test_nearest_attribute_ties_take_the_first_feature():
+    layer = gpd.GeoDataFrame(
+        {"v": [7.0, 3.0, 5.0]},
+        geometry=shapely.points([(0.0, 10_000.0), (0.0, -10_000.0), (50_000.0, 0.0)]),
+        crs=CRS,
+    )
+    xy = np.array([[0.0, 0.0], [-5_000.0, 0.0], [0.0, 9_000.0], [49_000.0, 0.0]])
+    np.testing.assert_array_equal(criteria.nearest_attribute(xy, layer, "v"), [7.0, 7.0, 7.0, 5.0])
