@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _metadata_version
+from typing import TYPE_CHECKING, Any
 
 from geoplan import layers as layers
 from geoplan import network as network
@@ -36,11 +37,41 @@ from geoplan._errors import (
     LayerValidationError,
     ScenarioError,
 )
-from geoplan.compare import Diff
 from geoplan.layers import load, load_all
-from geoplan.pipeline import Session, check, run
-from geoplan.results import RunResult
-from geoplan.scenario import Scenario, load_scenario
+
+if TYPE_CHECKING:
+    from geoplan.compare import Diff
+    from geoplan.pipeline import Session, check, run
+    from geoplan.results import RunResult
+    from geoplan.scenario import Scenario, load_scenario
+
+#: Imported on first use (``geoplan.run``...): ``import geoplan`` for a layer or the grid
+#: does not load the pipeline, zones, scoring and their libraries (~35 MB).
+_LAZY = {
+    "Diff": "geoplan.compare",
+    "RunResult": "geoplan.results",
+    "Scenario": "geoplan.scenario",
+    "Session": "geoplan.pipeline",
+    "check": "geoplan.pipeline",
+    "load_scenario": "geoplan.scenario",
+    "run": "geoplan.pipeline",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+
 
 try:
     __version__ = _metadata_version("geoplan")

@@ -21,7 +21,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 
 from geoplan._errors import LayerError, ScenarioError
 
@@ -88,34 +87,254 @@ def distance_to(
 ) -> np.ndarray:
     """Metres from each candidate to the nearest feature.
 
-    Exact (shapely STRtree) by default. With ``tolerance_m`` (the pipeline
-    passes half a grid cell for grid candidates, below the cell-centre error
-    of a raster proximity) lines and polygon
-    outlines are densified to vertices at most ``2 * tolerance_m`` apart and
-    a k-d tree answers, so each distance is at most ``tolerance_m`` too long;
-    points stay exact and candidates inside a polygon get 0.
+    Exact (shapely STRtree, one query per candidate) by default. With
+    ``tolerance_m`` (the pipeline passes half a grid cell for the grid's
+    millions of cells) the candidates are grouped in squares and each square
+    measures only the straight pieces of lines, polygon outlines and points
+    that can be nearest to one of its cells (:func:`_distance_segments`): the
+    distances are still exact, to round-off, and do not depend on which other
+    candidates are passed (chunks of an engine agree bit for bit). Candidates
+    inside a polygon get 0.
 
-    ``saturate_m`` (with ``tolerance_m``): beyond this distance the score no
-    longer changes (a falling transform has reached 0), so farther
-    candidates are answered from outlines densified to ``saturate_m / 20``:
-    their distances are at most 2.5 % too long. This keeps the k-d tree
-    search short where it is slow, far from every feature.
+    Layers whose pieces are shorter than a cell on average (densely sampled
+    lines) fall back to a k-d tree over vertices densified to
+    ``2 * tolerance_m``: each distance is then at most ``tolerance_m`` too
+    long, never short; ``saturate_m`` (where a falling transform reaches 0)
+    lets farther candidates be answered from outlines densified to
+    ``saturate_m / 20`` (at most 2.5 % too long).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> road = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1000, 0)])])
+    >>> distance_to(np.array([[500.0, 300.0], [1300.0, 400.0]]), road, tolerance_m=50.0)
+    array([300., 500.])
     """
     geoms = _geoms(layer)
     if tolerance_m is not None and len(geoms):
-        return _distance_kdtree(xy, geoms, float(tolerance_m), saturate_m)
+        return _distance_fast(xy, geoms, float(tolerance_m), saturate_m)
     tree = shapely.STRtree(geoms)
     pts = shapely.points(xy)
     (_, _), dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
     return np.asarray(dist, dtype=float)
 
 
-def _distance_kdtree(
+def _distance_fast(
     xy: np.ndarray, geoms: np.ndarray, tol: float, saturate: float | None = None
 ) -> np.ndarray:
     types = shapely.get_type_id(geoms)
     polys = geoms[(types == 3) | (types == 6)]
     outline = np.concatenate([shapely.boundary(polys), geoms[(types != 3) & (types != 6)]])
+    segs = _segments(outline)
+    side = _bucket_side(segs, tol) if len(segs) else None
+    if side is None:
+        dist = _distance_kdtree(xy, outline, tol, saturate)
+    else:
+        dist = _distance_segments(xy, segs, side)
+    if len(polys):
+        area = shapely.union_all(polys)
+        shapely.prepare(area)
+        dist[shapely.contains_xy(area, xy[:, 0], xy[:, 1])] = 0.0
+    return dist
+
+
+def _segments(outline: np.ndarray) -> np.ndarray:
+    """The straight pieces of lines, rings and points as an (m, 4) array x1, y1, x2, y2.
+
+    A point is a piece of length 0 (x1 == x2, y1 == y2).
+    """
+    parts = shapely.get_parts(outline)
+    parts = parts[~shapely.is_empty(parts)]
+    coords, idx = shapely.get_coordinates(parts, return_index=True)
+    if not len(coords):
+        return np.zeros((0, 4))
+    same = idx[1:] == idx[:-1]
+    segs = np.hstack([coords[:-1][same], coords[1:][same]])
+    # parts with a single coordinate (points) become pieces of length 0
+    counts = np.bincount(idx, minlength=len(parts))
+    single = np.flatnonzero(counts[idx] == 1)
+    if len(single):
+        segs = np.vstack([segs, np.hstack([coords[single], coords[single]])])
+    return segs
+
+
+def _bucket_side(segs: np.ndarray, tol: float) -> float | None:
+    """Side of the square buckets candidates are grouped in; None: use the k-d tree instead.
+
+    Depends only on the layer and ``tol`` (never on the candidates), so every
+    chunk of candidates is bucketed alike.
+    """
+    length = np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1])
+    lines = length > 0
+    if not lines.any():
+        return 32.0 * tol
+    mean = float(length[lines].mean())
+    if mean < 2.0 * tol:  # pieces shorter than a cell: many per bucket
+        return None
+    return float(np.clip(4.0 * mean, 8.0 * tol, 64.0 * tol))
+
+
+def _buckets(xy: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Group points in squares of ``side`` aligned to multiples of it.
+
+    Returns the squares' centres ``cx, cy`` (one per square holding a point),
+    per point the number of its square (0..len(cx), int32) and the squares'
+    keys. The squares do not depend on which points are passed.
+    """
+    n = len(xy)
+    # squares aligned to multiples of ``side``; keys per block of candidates (no n-sized
+    # float temporaries), then numbered 0..len(used) in a dense lookup table
+    kx0 = math.floor(float(xy[:, 0].min()) / side)
+    ky0 = math.floor(float(xy[:, 1].min()) / side)
+    nbx = math.floor(float(xy[:, 0].max()) / side) - kx0 + 1
+    nby = math.floor(float(xy[:, 1].max()) / side) - ky0 + 1
+    block = 1 << 16
+
+    def keys(lo: int, hi: int) -> np.ndarray:
+        kx = np.floor(xy[lo:hi, 0] / side) - kx0
+        ky = np.floor(xy[lo:hi, 1] / side) - ky0
+        ky *= nbx
+        ky += kx
+        return ky.astype(np.int64)
+
+    if nbx * nby <= max(4 * n, 1 << 20):
+        lookup = np.zeros(nbx * nby, dtype=np.int64)
+        for lo in range(0, n, block):
+            lookup[keys(lo, min(n, lo + block))] = 1
+        used = np.flatnonzero(lookup)
+        lookup[used] = np.arange(len(used))
+        bucket = np.empty(n, dtype=np.int32 if len(used) < 2**31 else np.int64)
+        for lo in range(0, n, block):
+            hi = min(n, lo + block)
+            bucket[lo:hi] = lookup[keys(lo, hi)]
+        del lookup
+    else:  # candidates spread thinly over a wide area
+        used, bucket = np.unique(
+            np.concatenate([keys(lo, min(n, lo + block)) for lo in range(0, n, block)]),
+            return_inverse=True,
+        )
+    cx = (used % nbx + kx0 + 0.5) * side
+    cy = (used // nbx + ky0 + 0.5) * side
+    return cx, cy, bucket, used
+
+
+def _distance_segments(
+    xy: np.ndarray, segs: np.ndarray, side: float, return_index: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Exact distance from each point to the nearest piece, pieces searched per bucket.
+
+    Candidates are grouped in squares of ``side`` (aligned to multiples of
+    it, so the grouping does not depend on which candidates are passed). For
+    a square with centre ``c`` and half diagonal ``r``, the piece nearest to
+    any of its points lies within ``d(c) + 2 r`` of ``c``; only those pieces
+    are measured, with the same arithmetic for every point, so the minimum
+    is the exact nearest distance whatever the grouping. With
+    ``return_index`` the number of the nearest piece is returned too (the
+    lowest of equally near pieces).
+    """
+    n = len(xy)
+    out = np.empty(n)
+    nearest = np.zeros(n if return_index else 0, dtype=np.int64)
+    if not n:
+        return (out, nearest) if return_index else out
+    cx, cy, bucket, used = _buckets(xy, side)
+    seg_geoms = shapely.linestrings(segs.reshape(-1, 2, 2))
+    tree = shapely.STRtree(seg_geoms)
+    centres = shapely.points(cx, cy)
+    (_, _), dc = tree.query_nearest(centres, return_distance=True, all_matches=False)
+    reach = dc + side * math.sqrt(2.0)
+    reach += 1e-9 * (reach + abs(cx) + abs(cy)) + 1e-6 * side  # round-off margin
+    bi, si = tree.query(centres, predicate="dwithin", distance=reach)
+    # each square's pieces nearest first: a piece whose lower bound (its distance from the
+    # centre less the point's) exceeds the best distance so far cannot be nearer
+    ds = shapely.distance(centres[bi], seg_geoms[si])
+    del centres, seg_geoms, tree
+    order = np.lexsort((si, ds, bi))
+    bi, si, ds = bi[order], si[order], ds[order]
+    count = np.bincount(bi, minlength=len(used))
+    width = int(count.max())
+    rank = np.arange(len(bi)) - np.repeat(np.cumsum(count) - count, count)
+    piece = np.zeros((len(used), width), dtype=np.int64)
+    piece[bi, rank] = si
+    bound = np.full((len(used), width), np.inf)
+    bound[bi, rank] = ds
+    del bi, si, ds, rank, order
+    ax, ay = segs[:, 0], segs[:, 1]
+    dx = segs[:, 2] - ax
+    dy = segs[:, 3] - ay
+    l2 = dx * dx + dy * dy
+    inv = np.divide(1.0, l2, out=np.zeros_like(l2), where=l2 > 0)
+    points_only = not (l2 > 0).any()
+    slack = 1e-6 * side  # round-off in the bounds; never prunes a piece that could be nearer
+    block = 1 << 16
+    for lo in range(0, n, block):
+        hi = min(n, lo + block)
+        b = bucket[lo:hi]
+        px, py = xy[lo:hi, 0], xy[lo:hi, 1]
+        rp = np.hypot(px - cx[b], py - cy[b])
+        best = np.full(hi - lo, np.inf)
+        for k in range(width):
+            if k == 0:
+                sel = None
+                bb, qx, qy = b, px, py
+            else:
+                low = bound[b, k] - rp
+                low -= slack
+                np.maximum(low, 0.0, out=low)
+                low *= low
+                sel = np.flatnonzero(low <= best)
+                if not len(sel):
+                    break  # bounds grow with k: no later piece can be nearer either
+                bb, qx, qy = b[sel], px[sel], py[sel]
+            s = piece[bb, k]
+            ex = qx - ax[s]
+            ey = qy - ay[s]
+            if points_only:
+                d2 = ex * ex + ey * ey
+            else:
+                d2 = _piece_d2(ex, ey, dx[s], dy[s], l2[s], inv[s])
+            if sel is None:
+                best = d2
+                if return_index:
+                    arg = s
+            elif return_index:
+                cur, was = best[sel], arg[sel]
+                better = (d2 < cur) | ((d2 == cur) & (s < was))
+                best[sel] = np.where(better, d2, cur)
+                arg[sel] = np.where(better, s, was)
+            else:
+                best[sel] = np.minimum(best[sel], d2)
+        np.sqrt(best, out=out[lo:hi])
+        if return_index:
+            nearest[lo:hi] = arg
+    return (out, nearest) if return_index else out
+
+
+def _piece_d2(
+    ex: np.ndarray, ey: np.ndarray, dx: np.ndarray, dy: np.ndarray, l2: np.ndarray, inv: np.ndarray
+) -> np.ndarray:
+    """Squared distance from points (offsets ``ex, ey`` from a piece's start) to the piece.
+
+    GEOS's case split: before the start or past the end, the distance to
+    that end; in between, to the line through the piece (exactly 0 on it).
+    """
+    dot = ex * dx + ey * dy
+    cross = ex * dy - ey * dx
+    d2 = cross * cross * inv
+    before = np.flatnonzero(dot <= 0.0)
+    if len(before):
+        d2[before] = ex[before] ** 2 + ey[before] ** 2
+    past = np.flatnonzero(dot >= l2)
+    if len(past):
+        d2[past] = (ex[past] - dx[past]) ** 2 + (ey[past] - dy[past]) ** 2
+    return d2
+
+
+def _distance_kdtree(
+    xy: np.ndarray, outline: np.ndarray, tol: float, saturate: float | None = None
+) -> np.ndarray:
+    from scipy.spatial import cKDTree
+
     coords = shapely.get_coordinates(shapely.segmentize(outline, max(2.0 * tol, 1e-3)))
     # shared vertices (line ends, ring closures) once: the same nearest distances, a smaller tree
     coords = np.unique(coords, axis=0)
@@ -132,10 +351,6 @@ def _distance_kdtree(
         if far.any():
             coarse = shapely.get_coordinates(shapely.segmentize(outline, saturate / 20.0))
             dist[far], _ = cKDTree(coarse).query(xy[far], k=1, workers=-1)  # pragma: no mutate
-    if len(polys):
-        area = shapely.union_all(polys)
-        shapely.prepare(area)
-        dist[shapely.contains_xy(area, xy[:, 0], xy[:, 1])] = 0.0
     return dist
 
 
@@ -151,8 +366,14 @@ def nearest_attribute(xy: np.ndarray, layer: gpd.GeoDataFrame, field: str) -> np
         raise LayerError(f"field '{field}': must be numeric (nearest_attribute), got text")
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if ok.any() and (shapely.get_type_id(geoms[ok]) == 0).all():
-        # points only: a k-d tree answers without building a shapely point per candidate
-        _, near = cKDTree(shapely.get_coordinates(geoms[ok])).query(xy, k=1, workers=-1)
+        # points only: the nearest point by squares of candidates, without a shapely point
+        # per candidate; the square size depends on the layer only (engines' chunks agree)
+        pts = shapely.get_coordinates(geoms[ok])
+        if len(pts) == 1 or not len(xy):
+            return np.full(len(xy), values[np.flatnonzero(ok)[0]])
+        w, h = np.ptp(pts, axis=0)
+        side = max(math.sqrt(w * h / len(pts)) / 4.0, max(w, h) / (4.0 * len(pts)), 1_000.0)
+        _, near = _distance_segments(xy, np.hstack([pts, pts]), side, return_index=True)
         return values[np.flatnonzero(ok)[near]]
     tree = shapely.STRtree(geoms)
     idx = tree.query_nearest(shapely.points(xy), all_matches=False)
@@ -189,19 +410,34 @@ def population_within(
     pop = np.nan_to_num(pop, nan=0.0, posinf=0.0, neginf=0.0)
     pxy = _point_xy(layer)
     out = np.zeros(len(xy))
-    tree = cKDTree(xy)
-    for (px, py), p in zip(pxy, pop, strict=True):  # pragma: no mutate (same lengths)
-        if p <= 0:
+    keep = pop > 0
+    pxy, pop = pxy[keep], pop[keep]
+    if not len(xy) or not len(pop) or not radius_m > 0:
+        return out
+    # candidates in squares of radius / 8: a square wholly inside a place's circle gets the
+    # place's people at once (sum mode); only squares on the circle test cell by cell
+    side = float(radius_m) / 8.0
+    cx, cy, bucket, _ = _buckets(xy, side)
+    order = np.argsort(bucket, kind="stable")
+    stop = np.cumsum(np.bincount(bucket, minlength=len(cx)))
+    start = stop - np.bincount(bucket, minlength=len(cx))
+    half = side * math.sqrt(0.5)
+    whole = np.zeros(len(cx))
+    gravity = mode == "gravity"
+    for (px, py), p in zip(pxy, pop, strict=True):
+        dc = np.hypot(cx - px, cy - py)
+        edge = np.flatnonzero((dc - half <= radius_m) & ((dc + half > radius_m) | gravity))
+        if not gravity:
+            inside = dc + half <= radius_m
+            whole[inside] += p
+        if not len(edge):
             continue
-        idx = tree.query_ball_point((px, py), radius_m)
-        if not idx:
-            continue
-        idx = np.asarray(idx)
-        if mode == "gravity":
-            d = np.hypot(xy[idx, 0] - px, xy[idx, 1] - py)
-            out[idx] += p * np.exp(-d / decay_m)
-        else:
-            out[idx] += p
+        idx = np.concatenate([order[start[b] : stop[b]] for b in edge])
+        d = np.hypot(xy[idx, 0] - px, xy[idx, 1] - py)
+        near = d <= radius_m
+        idx = idx[near]
+        out[idx] += p * np.exp(-d[near] / decay_m) if gravity else p
+    out += whole[bucket]
     return out
 
 

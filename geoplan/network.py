@@ -21,15 +21,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy import sparse
-from scipy.sparse.csgraph import dijkstra
-from scipy.spatial import cKDTree
 
 from geoplan._errors import LayerError
 from geoplan.criteria import register
 
-if TYPE_CHECKING:  # networkx (12 MB) only when a graph is asked for
+if TYPE_CHECKING:  # networkx (12 MB) only when a graph is asked for; scipy when routing
     import networkx as nx
+    from scipy import sparse
+    from scipy.spatial import cKDTree
 
 __all__ = ["DEFAULT_SPEEDS_KPH", "Network", "build_network", "to_networkx", "travel_time_to"]
 
@@ -65,11 +64,15 @@ class Network:
 
     def components(self) -> int:
         """Number of connected components (undirected)."""
+        from scipy import sparse
+
         n, _ = sparse.csgraph.connected_components(self.matrix(), directed=False)
         return int(n)
 
     def matrix(self, extra_nodes: int = 0) -> sparse.csr_matrix:
         """Symmetric sparse matrix of edge travel times (seconds), minimum over parallels."""
+        from scipy import sparse
+
         n = self.n_nodes + extra_nodes
         rows = np.concatenate([self.u, self.v])
         cols = np.concatenate([self.v, self.u])
@@ -110,6 +113,9 @@ def build_network(
     -------
     Network
     """
+    from scipy import sparse
+    from scipy.spatial import cKDTree
+
     speeds = {**DEFAULT_SPEEDS_KPH, **dict(speeds_kph or {})}
     seg_a, seg_b, seg_speed, seg_layer, seg_conf = [], [], [], [], []
     crs = None
@@ -213,6 +219,10 @@ def _times_from_targets(
     net: Network, targets_xy: np.ndarray, offnet_kph: float, barrier: shapely.Geometry | None
 ) -> tuple[np.ndarray, cKDTree]:
     """Seconds from every node to the nearest target: one Dijkstra from a virtual source."""
+    from scipy import sparse
+    from scipy.sparse.csgraph import dijkstra
+    from scipy.spatial import cKDTree
+
     n = net.n_nodes
     tree = cKDTree(net.node_xy)
     gap, idx = tree.query(targets_xy, k=1)

@@ -173,7 +173,7 @@ def test_distance_saturate_with_exact_coarse_answer(ports):
     np.testing.assert_allclose(got, want, atol=1e-6)
 
 
-def test_evaluate_where_filter_and_grid_tolerance(ports, roads, xy):
+def test_evaluate_where_filter_and_grid_tolerance(monkeypatch, ports, roads, xy):
     layers = {"ports": ports, "roads": roads}
     spec = _spec("distance_to", "ports", where={"kind": "port"})
     want = _dist_matrix(xy, ports.geometry[ports["kind"] == "port"]).min(axis=1)
@@ -185,9 +185,14 @@ def test_evaluate_where_filter_and_grid_tolerance(ports, roads, xy):
     # the fast path is passed through by evaluate for distance_to
     road = _spec("distance_to", "roads", where={"class": "motorway"})
     exact = _dist_matrix(xy, roads.geometry[:1]).min(axis=1)
+    seen: list[float] = []
+    fast = criteria._distance_fast
+    monkeypatch.setattr(
+        criteria, "_distance_fast", lambda p, g, tol, sat: seen.append(tol) or fast(p, g, tol, sat)
+    )
     got = criteria.evaluate(xy, road, layers, tolerance_m=1000.0, saturate_m=1e9)
     assert (got - exact).min() + 1e-6 >= 0 and (got - exact).max() <= 1000.0 + 1e-6
-    assert (got - exact).max() > 1.0  # really the densified k-d tree, not the exact path
+    assert seen == [1000.0]  # really the grid path, not the exact one
 
 
 def test_where_errors_name_the_field(ports, xy):
