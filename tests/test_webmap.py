@@ -470,6 +470,7 @@ def test_scenario_layers_are_drawn_with_names_as_text(tmp_path, browser):
 
     assert "nogo" in {str(r[0]) for r in pyogrio.list_layers(written["geopackage"])}
     with open_offline(written["map"], browser=browser) as p:
+        p.page.wait_for_function("window.geoplan && window.geoplan.ready")
         assert p.page.evaluate("document.querySelector('input[data-layer=\"user:nogo\"]') !== null")
         n = p.page.evaluate(
             "() => { let n = 0; for (const k in window) { const v = window[k];"
