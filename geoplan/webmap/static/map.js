@@ -350,6 +350,41 @@
   function pane(name, z) {
     map.createPane(name).style.zIndex = z;
   }
+  /* the basemap's layers share one canvas, drawn in the order added: a layer switched back
+     on goes to the top, so put the ones above it back over it */
+  var BASE_ORDER = ["land", "water", "provinces", "coast"];
+  function restack() {
+    BASE_ORDER.forEach(function (k) {
+      if (overlays[k] && map.hasLayer(overlays[k])) {
+        overlays[k].eachLayer(function (g) {
+          g.eachLayer(function (l) {
+            l.bringToFront();
+          });
+        });
+      }
+    });
+  }
+  G.basemapOrder = function () {
+    /* the basemap's layers in drawing order (for tests): [overlay key, feature count] */
+    var out = [], cv = null;
+    overlays.land.eachLayer(function (g) {
+      g.eachLayer(function (l) {
+        cv = l._renderer;
+      });
+    });
+    for (var o = cv && cv._drawFirst; o; o = o.next) {
+      var key = BASE_ORDER.filter(function (k) {
+        var hit = false;
+        overlays[k].eachLayer(function (g) {
+          if (g.hasLayer(o.layer)) hit = true;
+        });
+        return hit;
+      })[0];
+      if (out.length && out[out.length - 1][0] === key) out[out.length - 1][1]++;
+      else out.push([key, 1]);
+    }
+    return out;
+  };
   function viewLimits() {
     /* the neighbouring land is cut to a rectangle: never let the view reach its edge. Set
        before any layer is drawn, without animation, so nothing is drawn twice on load. */
@@ -382,6 +417,23 @@
         fillColor: f.properties.iso === "PRK" ? "#fbf7e8" : "#eeeeea" };
     }).addTo(overlays.land);
     overlays.land.addTo(map);
+    /* rivers and lakes, then province lines, beneath the coast and everything else */
+    overlays.water = L.layerGroup();
+    if (B.lakes) {
+      fastGroup(B.lakes, cv, "gpLand", { color: "#6b93b8", weight: 0.6, fillColor: "#cfe2f3",
+        fillOpacity: 1 }).addTo(overlays.water);
+    }
+    if (B.rivers) {
+      fastGroup(B.rivers, cv, "gpLand", { color: "#3d85c6", weight: 1.4, fill: false })
+        .addTo(overlays.water);
+    }
+    overlays.water.addTo(map);
+    overlays.provinces = L.layerGroup();
+    if (B.provinces) {
+      fastGroup(B.provinces, cv, "gpLand", { color: "#8a8a8a", weight: 0.8, dashArray: "4 3",
+        fill: false }).addTo(overlays.provinces);
+    }
+    overlays.provinces.addTo(map);
     overlays.coast = L.layerGroup();
     if (B.coast) {
       fastGroup(B.coast, cv, "gpLand", { color: "#6b93b8", weight: 1, fill: false })
@@ -1006,11 +1058,14 @@
         cb.addEventListener("change", function () {
           if (cb.checked) l.addTo(map);
           else map.removeLayer(l);
+          if (cb.checked && BASE_ORDER.indexOf(key) >= 0) restack();
           refresh();
         });
       }
       var b = group(tr("map.group.basemap"));
       toggle(b, "land", tr("map.layer.land"));
+      toggle(b, "water", tr("map.layer.water"));
+      toggle(b, "provinces", tr("map.layer.provinces"));
       toggle(b, "coast", tr("map.layer.coast"));
       toggle(b, "mdl", tr("map.layer.mdl"));
       toggle(b, "cities", tr("map.layer.cities"));
