@@ -172,15 +172,15 @@ def _basemap(res: Any, lang: str) -> dict[str, Any]:
         [{"name": _str(n), "iso": _str(i)} for n, i in zip(gb["name"], gb["iso_a3"], strict=True)],
     )
     # rivers and lakes (GSHHG/WDBII, NE 10 m) and province lines (NE 10 m admin-1)
+    # (drawing only: no properties; ~100 m coordinates, like the neighbouring land)
     for key, name, simplify_m in (
         ("lakes", "basemap_lakes", 300.0),
         ("rivers", "basemap_rivers", 300.0),
-        ("provinces", "basemap_provinces", 500.0),
+        ("provinces", "basemap_provinces", 600.0),
     ):
         if name in layers and len(layers[name]):
-            g = _wgs84(layers[name], simplify_m=simplify_m, precision=4)
-            iso = g["iso_a3"] if "iso_a3" in g.columns else [""] * len(g)
-            out[key] = _fc(g, [{"iso": _str(i)} for i in iso])
+            g = _wgs84(layers[name], simplify_m=simplify_m, precision=3)
+            out[key] = _fc(g, [{} for _ in range(len(g))])
     if "coastline" in layers:
         gc = _wgs84(layers["coastline"], simplify_m=400.0, precision=4)
         out["coast"] = _fc(gc, [{} for _ in range(len(gc))])
