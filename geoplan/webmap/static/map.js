@@ -440,15 +440,6 @@
         .addTo(overlays.coast);
     }
     overlays.coast.addTo(map);
-    overlays.mdl = L.layerGroup();
-    if (B.mdl) {
-      L.geoJSON(B.mdl, { pane: "gpPlanning",
-        style: { color: "#b30000", weight: 2, dashArray: "6 3" },
-        onEachFeature: function (f, l) {
-          l.bindTooltip(tr("map.layer.mdl"));
-        } }).addTo(overlays.mdl);
-    }
-    overlays.mdl.addTo(map);
     G.timing.land = performance.now() - t0;
   }
   function cities() {
@@ -507,6 +498,7 @@
     (D.user_layers || []).forEach(function (u) {
       overlays["user:" + u.id] = L.layerGroup().addTo(map);
     });
+    overlays.mdl = L.layerGroup().addTo(map);
     overlays.belts = L.layerGroup().addTo(map);
     overlays.dmz = L.layerGroup().addTo(map);
   }
@@ -570,7 +562,14 @@
     });
   }
   function planning() {
-    var P = D.planning;
+    var P = D.planning, B = D.basemap;
+    if (B.mdl) {
+      L.geoJSON(B.mdl, { pane: "gpPlanning",
+        style: { color: "#b30000", weight: 2, dashArray: "6 3" },
+        onEachFeature: function (f, l) {
+          l.bindTooltip(tr("map.layer.mdl"));
+        } }).addTo(overlays.mdl);
+    }
     var cv = L.canvas({ pane: "gpPlanning", padding: 0.2 });
     if (P.belts) {
       L.geoJSON(P.belts, { pane: "gpPlanning", renderer: cv,
