@@ -8,6 +8,11 @@ the page's own scripts (``static/*.js``, inlined at write time with Leaflet
 from ``xstatic-leaflet``) read with ``JSON.parse`` and draw, putting every
 string into the page as text. The what-if panel re-scores in the browser
 with ``static/whatif.js``, a line-for-line mirror of :func:`geoplan.score.aggregate`.
+The page draws in two steps: before its load event the basemap (land, rivers and
+lakes, province lines, coast: one canvas from Web Mercator typed arrays), the first
+profile's zones, the sites and the controls; one frame later the context overlays
+(cities, belts, DMZ, MDL, infrastructure, scenario layers); ``geoplan.ready`` is set
+when both are done. Other profiles' zone layers are built when first shown.
 
 Must not: compute scores or ranks of its own (it shows the run's), fetch
 anything from the network unless ``online``, or put a data string into HTML
