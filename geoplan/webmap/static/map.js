@@ -284,11 +284,14 @@
   }
   var FastShape = L.Path.extend({
     options: { interactive: false },
-    initialize: function (geometry, options) {
+    initialize: function (geometries, options) {
       L.setOptions(this, options);
-      this._m = mercRings(geometry, []);
-      this._closed = /Polygon/.test(geometry.type);
-      this.feature = null;
+      var m = (this._m = []);
+      geometries.forEach(function (g) {
+        mercRings(g, m);
+      });
+      this._n = geometries.length; /* features drawn by this one path */
+      this._closed = geometries.length > 0 && /Polygon/.test(geometries[0].type);
     },
     _project: function () {
       var map = this._map, k = 256 * Math.pow(2, map.getZoom()), o = map.getPixelOrigin();
@@ -333,17 +336,25 @@
       return false;
     },
   });
-  /* one FastShape per feature of a FeatureCollection, in a layer group */
+  /* a FeatureCollection as a few FastShapes, one per style (and polygons apart from lines),
+     in a layer group: few objects on the canvas, each drawn as one path */
   function fastGroup(fc, renderer, pane, style) {
-    var g = L.layerGroup();
+    var g = L.layerGroup(), buckets = {}, order = [];
     (fc.features || []).forEach(function (f) {
       if (!f.geometry) return;
       var st = typeof style === "function" ? style(f) : style;
       var closed = /Polygon/.test(f.geometry.type);
-      var l = new FastShape(f.geometry, L.extend({ pane: pane, renderer: renderer,
-        fill: closed }, st));
-      l.feature = f;
-      g.addLayer(l);
+      var key = JSON.stringify(st) + closed;
+      if (!buckets[key]) {
+        buckets[key] = { st: st, closed: closed, geoms: [] };
+        order.push(key);
+      }
+      buckets[key].geoms.push(f.geometry);
+    });
+    order.forEach(function (key) {
+      var b = buckets[key];
+      g.addLayer(new FastShape(b.geoms, L.extend({ pane: pane, renderer: renderer,
+        fill: b.closed }, b.st)));
     });
     return g;
   }
@@ -380,8 +391,8 @@
         });
         return hit;
       })[0];
-      if (out.length && out[out.length - 1][0] === key) out[out.length - 1][1]++;
-      else out.push([key, 1]);
+      if (out.length && out[out.length - 1][0] === key) out[out.length - 1][1] += o.layer._n;
+      else out.push([key, o.layer._n]);
     }
     return out;
   };
