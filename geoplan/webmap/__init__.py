@@ -8,6 +8,11 @@ the page's own scripts (``static/*.js``, inlined at write time with Leaflet
 from ``xstatic-leaflet``) read with ``JSON.parse`` and draw, putting every
 string into the page as text. The what-if panel re-scores in the browser
 with ``static/whatif.js``, a line-for-line mirror of :func:`geoplan.score.aggregate`.
+The page draws in two steps: before its load event the basemap (land, rivers and
+lakes, province lines, coast: one canvas from Web Mercator typed arrays), the first
+profile's zones, the sites and the controls; one frame later the context overlays
+(cities, belts, DMZ, MDL, infrastructure, scenario layers); ``geoplan.ready`` is set
+when both are done. Other profiles' zone layers are built when first shown.
 
 Must not: compute scores or ranks of its own (it shows the run's), fetch
 anything from the network unless ``online``, or put a data string into HTML
@@ -171,6 +176,16 @@ def _basemap(res: Any, lang: str) -> dict[str, Any]:
         gb,
         [{"name": _str(n), "iso": _str(i)} for n, i in zip(gb["name"], gb["iso_a3"], strict=True)],
     )
+    # rivers and lakes (GSHHG/WDBII, NE 10 m) and province lines (NE 10 m admin-1)
+    # (drawing only: no properties; ~100 m coordinates, like the neighbouring land)
+    for key, name, simplify_m in (
+        ("lakes", "basemap_lakes", 300.0),
+        ("rivers", "basemap_rivers", 300.0),
+        ("provinces", "basemap_provinces", 600.0),
+    ):
+        if name in layers and len(layers[name]):
+            g = _wgs84(layers[name], simplify_m=simplify_m, precision=3)
+            out[key] = _fc(g, [{} for _ in range(len(g))])
     if "coastline" in layers:
         gc = _wgs84(layers["coastline"], simplify_m=400.0, precision=4)
         out["coast"] = _fc(gc, [{} for _ in range(len(gc))])
@@ -288,7 +303,8 @@ def _profiles(res: Any, lang: str) -> list[dict[str, Any]]:
 _BELTS = ("west_coast", "east_coast", "border", "inland")
 
 
-_BASE_LAYERS = {"boundaries", "basemap_land", "coastline", "mdl", "cities", "railway_stations"}
+_BASE_LAYERS = {"boundaries", "basemap_land", "basemap_rivers", "basemap_lakes",
+                "basemap_provinces", "coastline", "mdl", "cities", "railway_stations"}  # fmt: skip
 
 
 def _user_layers(res: Any) -> list[dict[str, Any]]:

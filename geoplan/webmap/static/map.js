@@ -38,12 +38,19 @@
     if (parent) parent.appendChild(e);
     return e;
   }
+  /* tooltip content as a text node: Leaflet puts a string tooltip in as markup */
+  function text(s) {
+    return document.createTextNode(String(s));
+  }
   function fmt(v, nd) {
+    /* en-GB and ko-KR write numbers alike (1,234.5): grouping by hand, since a
+       toLocaleString per number costs more than the rest of the page's start */
     if (v === null || v === undefined || !isFinite(v)) return "\u2013";
-    return Number(v).toLocaleString(D.lang === "ko" ? "ko-KR" : "en-GB", {
-      minimumFractionDigits: nd || 0,
-      maximumFractionDigits: nd || 0,
-    });
+    var s = Number(v).toFixed(nd || 0), neg = s.charAt(0) === "-";
+    if (neg) s = s.slice(1);
+    var dot = s.indexOf("."), ip = dot < 0 ? s : s.slice(0, dot), fp = dot < 0 ? "" : s.slice(dot);
+    for (var i = ip.length - 3; i > 0; i -= 3) ip = ip.slice(0, i) + "," + ip.slice(i);
+    return (neg ? "-" : "") + ip + fp;
   }
   function num(v) {
     if (v === null || v === undefined || !isFinite(v)) return "\u2013";
@@ -242,58 +249,213 @@
   }
 
   /* ---------- layers ---------- */
+  /* A non-interactive basemap shape on a shared L.canvas renderer: its GeoJSON rings are
+     projected to Web Mercator once (typed arrays) and drawn in one path, without the
+     per-point objects, clipping and simplification of L.Polyline (the basemap is most of
+     the page's points and none of its clicks). */
+  var R3857 = 6378137, DEG = Math.PI / 180, HALF = 0.5 / (Math.PI * R3857);
+  function mercRings(geom, out) {
+    var t = geom.type, c = geom.coordinates;
+    var polys = t === "Polygon" || t === "LineString" ? [c] : t === "MultiPolygon" ||
+      t === "MultiLineString" ? c : [];
+    if (t === "LineString" || t === "MultiLineString") {
+      polys = polys.map(function (l) {
+        return [l];
+      });
+    }
+    if (t === "GeometryCollection") {
+      geom.geometries.forEach(function (g) {
+        mercRings(g, out);
+      });
+      return out;
+    }
+    polys.forEach(function (rings) {
+      rings.forEach(function (ring) {
+        var a = new Float64Array(2 * ring.length);
+        for (var i = 0; i < ring.length; i++) {
+          var sn = Math.sin(Math.max(Math.min(ring[i][1], 85.0511287798), -85.0511287798) * DEG);
+          a[2 * i] = (R3857 * ring[i][0] * DEG) * HALF + 0.5;
+          a[2 * i + 1] = (-R3857 * Math.log((1 + sn) / (1 - sn)) / 2) * HALF + 0.5;
+        }
+        out.push(a);
+      });
+    });
+    return out;
+  }
+  var FastShape = L.Path.extend({
+    options: { interactive: false },
+    initialize: function (geometries, options) {
+      L.setOptions(this, options);
+      var m = (this._m = []);
+      geometries.forEach(function (g) {
+        mercRings(g, m);
+      });
+      this._n = geometries.length; /* features drawn by this one path */
+      this._closed = geometries.length > 0 && /Polygon/.test(geometries[0].type);
+    },
+    _project: function () {
+      var map = this._map, k = 256 * Math.pow(2, map.getZoom()), o = map.getPixelOrigin();
+      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      this._px = this._m.map(function (a) {
+        var p = new Float32Array(a.length);
+        for (var i = 0; i < a.length; i += 2) {
+          var x = a[i] * k - o.x, y = a[i + 1] * k - o.y;
+          p[i] = x;
+          p[i + 1] = y;
+          if (x < x0) x0 = x;
+          if (x > x1) x1 = x;
+          if (y < y0) y0 = y;
+          if (y > y1) y1 = y;
+        }
+        return p;
+      });
+      var w = this._clickTolerance();
+      this._pxBounds = this._px.length ? L.bounds([x0 - w, y0 - w], [x1 + w, y1 + w]) : null;
+    },
+    _update: function () {},
+    _updatePath: function () {
+      var r = this._renderer;
+      if (!r._drawing || !this._pxBounds || !r._bounds.intersects(this._pxBounds)) return;
+      var ctx = r._ctx, closed = this._closed;
+      ctx.beginPath();
+      this._px.forEach(function (p) {
+        var lx = p[0], ly = p[1];
+        ctx.moveTo(lx, ly);
+        for (var i = 2; i < p.length; i += 2) {
+          var x = p[i], y = p[i + 1];
+          if (Math.abs(x - lx) + Math.abs(y - ly) < 0.7 && i < p.length - 2) continue;
+          ctx.lineTo(x, y);
+          lx = x;
+          ly = y;
+        }
+        if (closed) ctx.closePath();
+      });
+      r._fillStroke(ctx, this);
+    },
+    _containsPoint: function () {
+      return false;
+    },
+  });
+  /* a FeatureCollection as a few FastShapes, one per style (and polygons apart from lines),
+     in a layer group: few objects on the canvas, each drawn as one path */
+  function fastGroup(fc, renderer, pane, style) {
+    var g = L.layerGroup(), buckets = {}, order = [];
+    (fc.features || []).forEach(function (f) {
+      if (!f.geometry) return;
+      var st = typeof style === "function" ? style(f) : style;
+      var closed = /Polygon/.test(f.geometry.type);
+      var key = JSON.stringify(st) + closed;
+      if (!buckets[key]) {
+        buckets[key] = { st: st, closed: closed, geoms: [] };
+        order.push(key);
+      }
+      buckets[key].geoms.push(f.geometry);
+    });
+    order.forEach(function (key) {
+      var b = buckets[key];
+      g.addLayer(new FastShape(b.geoms, L.extend({ pane: pane, renderer: renderer,
+        fill: b.closed }, b.st)));
+    });
+    return g;
+  }
   function pane(name, z) {
     map.createPane(name).style.zIndex = z;
   }
+  /* the basemap's layers share one canvas, drawn in the order added: a layer switched back
+     on goes to the top, so put the ones above it back over it */
+  var BASE_ORDER = ["land", "water", "provinces", "coast"];
+  function restack() {
+    BASE_ORDER.forEach(function (k) {
+      if (overlays[k] && map.hasLayer(overlays[k])) {
+        overlays[k].eachLayer(function (g) {
+          g.eachLayer(function (l) {
+            l.bringToFront();
+          });
+        });
+      }
+    });
+  }
+  G.basemapOrder = function () {
+    /* the basemap's layers in drawing order (for tests): [overlay key, feature count] */
+    var out = [], cv = null;
+    overlays.land.eachLayer(function (g) {
+      g.eachLayer(function (l) {
+        cv = l._renderer;
+      });
+    });
+    for (var o = cv && cv._drawFirst; o; o = o.next) {
+      var key = BASE_ORDER.filter(function (k) {
+        var hit = false;
+        overlays[k].eachLayer(function (g) {
+          if (g.hasLayer(o.layer)) hit = true;
+        });
+        return hit;
+      })[0];
+      if (out.length && out[out.length - 1][0] === key) out[out.length - 1][1] += o.layer._n;
+      else out.push([key, o.layer._n]);
+    }
+    return out;
+  };
+  function viewLimits() {
+    /* the neighbouring land is cut to a rectangle: never let the view reach its edge. Set
+       before any layer is drawn, without animation, so nothing is drawn twice on load. */
+    var B = D.basemap;
+    if (!B.land_bounds) return;
+    var lb = L.latLngBounds(B.land_bounds).pad(-0.01);
+    var fit = function () {
+      map.setMinZoom(Math.ceil(map.getBoundsZoom(lb, true) * 4) / 4);
+    };
+    map.options.zoomSnap = 0.25;
+    fit();
+    map.panInsideBounds(lb, { animate: false });
+    map.setMaxBounds(lb);
+    map.options.maxBoundsViscosity = 1.0;
+    map.on("resize", fit);
+  }
   function basemap() {
     var B = D.basemap;
+    overlays.cities = L.layerGroup().addTo(map); /* filled by cities() */
     var t0 = performance.now();
-    var cv = L.canvas({ pane: "gpLand", padding: 0.2 });
+    var cv = L.canvas({ pane: "gpLand", padding: 0.1 });
     overlays.land = L.layerGroup();
     if (B.land) {
-      L.geoJSON(B.land, {
-        pane: "gpLand", interactive: false, renderer: cv,
-        style: { color: "#c9c4b8", weight: 0.6, fillColor: "#ece9e2", fillOpacity: 1 },
-      }).addTo(overlays.land);
+      fastGroup(B.land, cv, "gpLand",
+        { color: "#c9c4b8", weight: 0.6, fillColor: "#ece9e2", fillOpacity: 1 })
+        .addTo(overlays.land);
     }
-    L.geoJSON(B.countries, {
-      pane: "gpLand", interactive: false, renderer: cv,
-      style: function (f) {
-        return { color: "#777", weight: 1, fillOpacity: 1,
-          fillColor: f.properties.iso === "PRK" ? "#fbf7e8" : "#eeeeea" };
-      },
+    fastGroup(B.countries, cv, "gpLand", function (f) {
+      return { color: "#777", weight: 1, fillOpacity: 1,
+        fillColor: f.properties.iso === "PRK" ? "#fbf7e8" : "#eeeeea" };
     }).addTo(overlays.land);
     overlays.land.addTo(map);
+    /* rivers and lakes, then province lines, beneath the coast and everything else */
+    overlays.water = L.layerGroup();
+    if (B.lakes) {
+      fastGroup(B.lakes, cv, "gpLand", { color: "#6b93b8", weight: 0.6, fillColor: "#cfe2f3",
+        fillOpacity: 1 }).addTo(overlays.water);
+    }
+    if (B.rivers) {
+      fastGroup(B.rivers, cv, "gpLand", { color: "#3d85c6", weight: 1.4, fill: false })
+        .addTo(overlays.water);
+    }
+    overlays.water.addTo(map);
+    overlays.provinces = L.layerGroup();
+    if (B.provinces) {
+      fastGroup(B.provinces, cv, "gpLand", { color: "#8a8a8a", weight: 0.8, dashArray: "4 3",
+        fill: false }).addTo(overlays.provinces);
+    }
+    overlays.provinces.addTo(map);
     overlays.coast = L.layerGroup();
     if (B.coast) {
-      L.geoJSON(B.coast, { pane: "gpLand", interactive: false, renderer: cv,
-        style: { color: "#6b93b8", weight: 1 } }).addTo(overlays.coast);
+      fastGroup(B.coast, cv, "gpLand", { color: "#6b93b8", weight: 1, fill: false })
+        .addTo(overlays.coast);
     }
     overlays.coast.addTo(map);
-    overlays.mdl = L.layerGroup();
-    if (B.mdl) {
-      L.geoJSON(B.mdl, { pane: "gpPlanning",
-        style: { color: "#b30000", weight: 2, dashArray: "6 3" },
-        onEachFeature: function (f, l) {
-          l.bindTooltip(tr("map.layer.mdl"));
-        } }).addTo(overlays.mdl);
-    }
-    overlays.mdl.addTo(map);
-    if (B.land_bounds) {
-      /* the neighbouring land is cut to a rectangle: never let the view reach its edge */
-      var lb = L.latLngBounds(B.land_bounds).pad(-0.01);
-      var fit = function () {
-        map.setMinZoom(Math.ceil(map.getBoundsZoom(lb, true) * 4) / 4);
-      };
-      map.options.zoomSnap = 0.25;
-      fit();
-      map.setMaxBounds(lb);
-      map.options.maxBoundsViscosity = 1.0;
-      map.on("resize", fit);
-    }
     G.timing.land = performance.now() - t0;
+  }
+  function cities() {
     /* city labels: largest first, skipped when they would collide */
-    overlays.cities = L.layerGroup().addTo(map);
+    var B = D.basemap;
     var cities = (B.cities || []).map(function (c) {
       var icon = L.divIcon({ className: "gp-city", iconSize: null, iconAnchor: [3, 3],
         html: "" });
@@ -336,12 +498,27 @@
         kind: tr("map.kind.city"), latlng: [c.lat, c.lon] });
     });
   }
+  function placeholders() {
+    /* every toggled overlay exists (empty) from the start, so the layer tree can be built
+       before the overlays are drawn */
+    Object.keys(INFRA).forEach(function (key) {
+      if (!D.infra[key]) return;
+      overlays[key] = L.layerGroup();
+      if (key !== "economic_zones") overlays[key].addTo(map);
+    });
+    (D.user_layers || []).forEach(function (u) {
+      overlays["user:" + u.id] = L.layerGroup().addTo(map);
+    });
+    overlays.mdl = L.layerGroup().addTo(map);
+    overlays.belts = L.layerGroup().addTo(map);
+    overlays.dmz = L.layerGroup().addTo(map);
+  }
   function infra() {
     Object.keys(INFRA).forEach(function (key) {
       var data = D.infra[key];
       if (!data) return;
       var st = INFRA[key];
-      var g = L.geoJSON(data, {
+      L.geoJSON(data, {
         pane: key === "railways" || key === "roads" ? "gpInfraLines" : "gpInfra",
         style: function () {
           return { color: st.color, weight: st.weight || 1.2, dashArray: st.dash || null,
@@ -354,7 +531,9 @@
         },
         onEachFeature: function (f, l) {
           var p = f.properties;
-          l.bindTooltip(p.label || tr("map.layer." + key));
+          l.bindTooltip(function () {
+            return text(p.label || tr("map.layer." + key));
+          });
           l.bindPopup(function () {
             return plainPopup(p.label || tr("map.layer." + key), p.fields);
           });
@@ -364,15 +543,13 @@
               kind: tr("map.layer." + key), latlng: [ll.lat, ll.lng], layer: l });
           }
         },
-      });
-      overlays[key] = g;
-      if (key !== "economic_zones") g.addTo(map);
+      }).addTo(overlays[key]);
     });
   }
   function userLayers() {
     /* layers the scenario names (masks, imported OSM layers): drawn plainly, names as text */
     (D.user_layers || []).forEach(function (u) {
-      var g = L.geoJSON(u.data, {
+      L.geoJSON(u.data, {
         pane: "gpInfra",
         style: function () {
           return u.mask
@@ -385,20 +562,26 @@
         },
         onEachFeature: function (f, l) {
           var p = f.properties;
-          l.bindTooltip(p.label);
+          l.bindTooltip(function () {
+            return text(p.label);
+          });
           l.bindPopup(function () {
             return plainPopup(p.label, p.fields);
           });
         },
-      });
-      overlays["user:" + u.id] = g;
-      g.addTo(map);
+      }).addTo(overlays["user:" + u.id]);
     });
   }
   function planning() {
-    var P = D.planning;
+    var P = D.planning, B = D.basemap;
+    if (B.mdl) {
+      L.geoJSON(B.mdl, { pane: "gpPlanning",
+        style: { color: "#b30000", weight: 2, dashArray: "6 3" },
+        onEachFeature: function (f, l) {
+          l.bindTooltip(tr("map.layer.mdl"));
+        } }).addTo(overlays.mdl);
+    }
     var cv = L.canvas({ pane: "gpPlanning", padding: 0.2 });
-    overlays.belts = L.layerGroup();
     if (P.belts) {
       L.geoJSON(P.belts, { pane: "gpPlanning", renderer: cv,
         style: function (f) {
@@ -407,12 +590,12 @@
         },
         onEachFeature: function (f, l) {
           var p = f.properties;
-          l.bindTooltip(tr("map.belt_tip", { belt: p.label, area: fmt(p.area, 0),
-            net: fmt(p.net, 0) }), { sticky: true });
+          l.bindTooltip(function () {
+            return text(tr("map.belt_tip", { belt: p.label, area: fmt(p.area, 0),
+              net: fmt(p.net, 0) }));
+          }, { sticky: true });
         } }).addTo(overlays.belts);
     }
-    overlays.belts.addTo(map);
-    overlays.dmz = L.layerGroup();
     if (P.dmz) {
       L.geoJSON(P.dmz, { pane: "gpPlanning", renderer: cv,
         style: { color: "#555", weight: 0.5, fillColor: "#555", fillOpacity: 0.4 },
@@ -420,7 +603,6 @@
           l.bindTooltip(tr("map.layer.dmz"), { sticky: true });
         } }).addTo(overlays.dmz);
     }
-    overlays.dmz.addTo(map);
   }
   function badge(r, shape) {
     var c = color(r ? r.score : null);
@@ -445,7 +627,6 @@
   function results() {
     D.profiles.forEach(function (p) {
       rowsBy[p.id] = [];
-      zoneGroups[p.id] = L.layerGroup();
     });
     D.zones.forEach(function (z) {
       var r = z;
@@ -454,28 +635,6 @@
       r.rank0 = r.rank;
       if (!rowsBy[r.profile]) return;
       rowsBy[r.profile].push(r);
-      var poly = z.geom ? L.geoJSON(z.geom, { pane: "gpZones",
-        style: { color: "#111", weight: 1.5, fillOpacity: 0.8, className: "geoplan-zone" } })
-        : null;
-      var m = L.marker([z.lat, z.lon], { icon: badge(r, "zone"), pane: "gpMarkers",
-        riseOnHover: true, title: "" });
-      r.marker = m;
-      r.poly = poly;
-      var pop = function () {
-        return zonePopup(r);
-      };
-      m.bindPopup(pop, popOpts());
-      m.bindTooltip(function () {
-        return z.label + " \u2014 " + (r.score === null ? tr("map.unranked") : fmt(r.score, 3));
-      }, { direction: "top", offset: [0, -10] });
-      m.on("add", function () {
-        paintMarker(m, r);
-      });
-      if (poly) {
-        poly.bindPopup(pop, popOpts());
-        zoneGroups[r.profile].addLayer(poly);
-      }
-      zoneGroups[r.profile].addLayer(m);
       searchIndex.push({ key: fold(z.name) + " " + fold(z.ko) + " " + fold(z.place_plain) + " " +
         fold(z.place_ko), label: z.label, kind: tr("kind.zone"),
         sub: (profileOf(r.profile) || {}).label + " \u00b7 " + beltLabel(r.belt), row: r });
@@ -497,7 +656,7 @@
       }, popOpts());
       m.bindTooltip(function () {
         var r = current(s);
-        return s.label + (r && r.score !== null ? " \u2014 " + fmt(r.score, 3) : "");
+        return text(s.label + (r && r.score !== null ? " \u2014 " + fmt(r.score, 3) : ""));
       }, { direction: "top", offset: [0, -10] });
       m.on("add", function () {
         paintMarker(m, current(s));
@@ -506,6 +665,39 @@
       searchIndex.push({ key: fold(s.name) + " " + fold(s.ko), label: s.label,
         kind: tr("kind.site"), sub: tr("map.popup.all_profiles"), site: s });
     });
+  }
+  /* a profile's zone polygons and badges, built the first time the profile is shown */
+  function zoneLayers(pid) {
+    if (zoneGroups[pid]) return zoneGroups[pid];
+    var g = (zoneGroups[pid] = L.layerGroup());
+    rowsBy[pid].forEach(function (r) {
+      if (r.kind === "site") return;
+      var z = r.zone;
+      var poly = z.geom ? L.geoJSON(z.geom, { pane: "gpZones",
+        style: { color: "#111", weight: 1.5, fillOpacity: 0.8, className: "geoplan-zone" } })
+        : null;
+      var m = L.marker([z.lat, z.lon], { icon: badge(r, "zone"), pane: "gpMarkers",
+        riseOnHover: true, title: "" });
+      r.marker = m;
+      r.poly = poly;
+      var pop = function () {
+        return zonePopup(r);
+      };
+      m.bindPopup(pop, popOpts());
+      m.bindTooltip(function () {
+        return text(z.label + " \u2014 " +
+          (r.score === null ? tr("map.unranked") : fmt(r.score, 3)));
+      }, { direction: "top", offset: [0, -10] });
+      m.on("add", function () {
+        paintMarker(m, r);
+      });
+      if (poly) {
+        poly.bindPopup(pop, popOpts());
+        g.addLayer(poly);
+      }
+      g.addLayer(m);
+    });
+    return g;
   }
   function current(s) {
     for (var i = 0; i < s.results.length; i++) {
@@ -528,12 +720,12 @@
   function refresh() {
     var vis = visibleProfiles();
     D.profiles.forEach(function (p) {
-      var g = zoneGroups[p.id];
       var on = vis.indexOf(p.id) >= 0 && map.hasLayer(overlays.zonesRoot);
       if (!on) {
-        if (map.hasLayer(g)) map.removeLayer(g);
+        if (zoneGroups[p.id] && map.hasLayer(zoneGroups[p.id])) map.removeLayer(zoneGroups[p.id]);
         return;
       }
+      var g = zoneLayers(p.id);
       rowsBy[p.id].forEach(function (r) {
         if (r.kind !== "zone") return;
         var show = on && passes(r);
@@ -615,6 +807,7 @@
     if (r.kind === "zone" && state.profile !== "*" && state.profile !== r.profile) {
       setProfile(r.profile);
     }
+    if (r.kind === "zone") zoneLayers(r.profile);
     var ll = L.latLng(r.marker.getLatLng());
     var z = Math.max(map.getZoom(), 10);
     if (r.poly) {
@@ -623,7 +816,7 @@
       map.setView(ll, z, { animate: false });
     }
     if (!map.hasLayer(r.marker)) {
-      (r.kind === "zone" ? zoneGroups[r.profile] : siteLayer).addLayer(r.marker);
+      (r.kind === "zone" ? zoneLayers(r.profile) : siteLayer).addLayer(r.marker);
     }
     r.marker.openPopup();
   }
@@ -875,11 +1068,14 @@
         cb.addEventListener("change", function () {
           if (cb.checked) l.addTo(map);
           else map.removeLayer(l);
+          if (cb.checked && BASE_ORDER.indexOf(key) >= 0) restack();
           refresh();
         });
       }
       var b = group(tr("map.group.basemap"));
       toggle(b, "land", tr("map.layer.land"));
+      toggle(b, "water", tr("map.layer.water"));
+      toggle(b, "provinces", tr("map.layer.provinces"));
       toggle(b, "coast", tr("map.layer.coast"));
       toggle(b, "mdl", tr("map.layer.mdl"));
       toggle(b, "cities", tr("map.layer.cities"));
@@ -1060,15 +1256,34 @@
     state.profile = D.profiles.length ? D.profiles[0].id : "*";
     overlays.zonesRoot = L.layerGroup().addTo(map);
     overlays.sitesRoot = L.layerGroup().addTo(map);
-    var steps = [basemap, planning, infra, userLayers, results, title, search, layerTree, panel, legend,
-      refresh];
     G.timing = G.timing || {};
     G.timing.parse = tParse;
-    steps.forEach(function (f, i) {
-      var t0 = performance.now();
-      f();
-      G.timing[i + ":" + (f.name || "step")] = performance.now() - t0;
-    });
+    function timed(steps) {
+      steps.forEach(function (f) {
+        var t0 = performance.now();
+        f();
+        G.timing[f.name || "step"] = performance.now() - t0;
+      });
+    }
+    /* first what the opening view is read by: land, the profile's zones and sites, the
+       ranking; then (after the page's load, one frame later) the context overlays: cities,
+       belts, infrastructure, the scenario's layers. Every toggle exists from the start. */
+    timed([viewLimits, placeholders, basemap, results, title, search, layerTree, panel, legend,
+      refresh]);
+    G.timing.first = performance.now();
+    function rest() {
+      timed([planning, infra, userLayers, cities]);
+      G.timing.complete = performance.now();
+      G.ready = true;
+    }
+    if (document.readyState === "complete") setTimeout(rest, 0);
+    else {
+      window.addEventListener("load", function () {
+        requestAnimationFrame(function () {
+          setTimeout(rest, 0);
+        });
+      });
+    }
     map.attributionControl.setPrefix(false);
     map.attributionControl.addAttribution(tr("map.attribution"));
     map.on("popupopen", function () {
@@ -1083,7 +1298,6 @@
     window.addEventListener("beforeprint", function () {
       map.invalidateSize({ animate: false });
     });
-    G.ready = true;
   }
   document.addEventListener("DOMContentLoaded", init);
 })();
