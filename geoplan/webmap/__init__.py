@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from importlib import resources
 from typing import Any
 
@@ -445,7 +446,21 @@ def _page(m: folium.Map, data: dict[str, Any], scripts: list[str], online: bool)
     root.header.add_child(
         branca.element.Element('<meta name="viewport" content="width=device-width, '
                                'initial-scale=1">'), name="gp_vp")  # fmt: skip
+    # surface pictures outside the JSON: the page parses them only when one is shown
+    pictures = []
+    if isinstance(data.get("surfaces"), dict):
+        surfaces = {}
+        for i, (pid, s) in enumerate(data["surfaces"].items()):
+            png = str(s.get("png", ""))
+            if not re.fullmatch(r"data:image/png;base64,[A-Za-z0-9+/=]*", png):
+                surfaces[pid] = s
+                continue
+            surfaces[pid] = {**{k: v for k, v in s.items() if k != "png"}, "ref": f"gp-surf-{i}"}
+            pictures.append(f'<script type="text/plain" id="gp-surf-{i}">{png}</script>')
+        data = {**data, "surfaces": surfaces}
     root.html.add_child(branca.element.Element(_json_block(data, "geoplan-data")))
+    for k, pic in enumerate(pictures):
+        root.html.add_child(branca.element.Element(pic), name=f"gp_surf_{k}")
     for s in scripts:
         root.html.add_child(branca.element.Element(inline_js(_static(s))))
     text = root.render()

@@ -1120,7 +1120,12 @@
     surfaceLayer = null;
     var s = D.surfaces[pid];
     if (s) {
-      surfaceLayer = L.imageOverlay(s.png, s.bounds, { pane: "gpSurface", opacity: 0.85,
+      var png = s.png;
+      if (!png && s.ref) {  // the picture sits in its own element, read on first show
+        var node = document.getElementById(s.ref);
+        png = s.png = node ? node.textContent : "";
+      }
+      surfaceLayer = L.imageOverlay(png, s.bounds, { pane: "gpSurface", opacity: 0.85,
         interactive: false, className: "gp-surface" }).addTo(map);
     }
     document.querySelectorAll("input[name=gp-surface]").forEach(function (r) {
