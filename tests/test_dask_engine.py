@@ -1,8 +1,10 @@
-"""The Dask engine gives the in-memory engine's surfaces and ranking (issue 11).
+"""The Dask engine gives the in-memory engine's surfaces, COGs and ranking (issue 11).
 
-Oracle: the in-memory engine on the same 5 km grid. The Dask runs use chunks
-of 2,000 cells (several chunks per criterion) once on the local synchronous
-scheduler through the CLI and once on a two-process LocalCluster.
+Oracle: the in-memory engine on the same grid. The Dask runs use blocks of
+2,000 grid cells (many blocks, seeds re-read from disk) once on the local
+synchronous scheduler through the CLI and once on a two-process
+LocalCluster. The driver's memory is checked with tracemalloc: going from a
+2 km to a 1 km grid (4x the cells) must not add one grid-sized surface.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 from .conftest import require
 
 RES = 5000
-CHUNK = 200
+CHUNK = 2000  # grid cells per block
 
 
 def _need_dask() -> None:
@@ -32,8 +34,8 @@ def memory_run(tmp_path_factory):
 
     res = pipeline.Session(grid={"resolution_m": RES}).run()
     out = tmp_path_factory.mktemp("memory")
-    res.write(out, only="csv")
-    return res, (out / "ranking.csv").read_bytes()
+    res.write(out, only=["csv", "geotiff"])
+    return res, (out / "ranking.csv").read_bytes(), out
 
 
 def _assert_same(ref, res) -> None:
@@ -44,7 +46,9 @@ def _assert_same(ref, res) -> None:
         # NaN exactly outside the candidates, scores equal within float32 tolerance
         np.testing.assert_array_equal(np.isnan(got), np.isnan(surf))
         np.testing.assert_allclose(got, surf, rtol=0, atol=1e-6, equal_nan=True)
-        assert np.isfinite(surf).sum() > CHUNK
+        # candidates in several blocks of CHUNK // width rows
+        rows = np.flatnonzero(np.isfinite(surf).any(axis=1))
+        assert len(np.unique(rows // max(1, CHUNK // surf.shape[1]))) > 3
 
 
 def test_cli_dask_synchronous_equals_memory(memory_run, tmp_path, monkeypatch):
@@ -55,15 +59,38 @@ def test_cli_dask_synchronous_equals_memory(memory_run, tmp_path, monkeypatch):
     from geoplan.engines import dask as D
 
     monkeypatch.setattr(D, "DEFAULT_CHUNK", CHUNK)
-    monkeypatch.setattr(D.DaskEngine.__init__, "__defaults__", (None, None, CHUNK))
-    ref, ref_csv = memory_run
-    n_cells = len(ref.prepared.cell_xy)
-    assert n_cells > 3 * CHUNK  # several chunks per criterion
+    monkeypatch.setattr(D.DaskEngine.__init__, "__defaults__", (None, None, CHUNK, None))
+    monkeypatch.setattr(D, "SEEDS_PER_BLOCK", 2)  # most seeds come from re-reading blocks
+    ref, ref_csv, ref_out = memory_run
+    assert len(D.DaskEngine()._blocks(ref.grid)) > 3  # several blocks
     args = ["run", "--set", f"grid.resolution_m={RES}", "--engine", "dask"]
-    args += ["--scheduler", "synchronous", "--only", "csv", "--out", str(tmp_path), "-q"]
-    res = CliRunner().invoke(main, args)
+    args += ["--scheduler", "synchronous", "--only", "csv,geotiff", "--out", str(tmp_path)]
+    res = CliRunner().invoke(main, [*args, "-q"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "ranking.csv").read_bytes() == ref_csv
+    _assert_same_cogs(ref_out, tmp_path, list(ref.surfaces))
+
+
+def _assert_same_cogs(ref_out, out, profiles) -> None:
+    """The window-by-window COGs hold the in-memory COGs' pixels, overviews, nodata and tags."""
+    import rasterio
+
+    from geoplan.outputs import safe_name
+
+    for p in profiles:
+        name = f"suitability_{safe_name(p, fallback='profile')}.tif"
+        with rasterio.open(ref_out / name) as a, rasterio.open(out / name) as b:
+            assert b.driver == "GTiff" and b.profile["tiled"]
+            assert (b.nodata, b.crs, b.transform) == (a.nodata, a.crs, a.transform)
+            assert b.tags() == a.tags() and b.descriptions == a.descriptions
+            assert b.overviews(1) == a.overviews(1)
+            np.testing.assert_array_equal(b.read(1), a.read(1))
+            for f in a.overviews(1):
+                shape = (a.height // f, a.width // f)
+                np.testing.assert_allclose(
+                    b.read(1, out_shape=shape), a.read(1, out_shape=shape), atol=1e-6
+                )
+            assert b.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
 
 
 def test_localcluster_two_processes_equals_memory(memory_run, tmp_path):
@@ -72,7 +99,9 @@ def test_localcluster_two_processes_equals_memory(memory_run, tmp_path):
 
     from geoplan import pipeline
 
-    ref, ref_csv = memory_run
+    from geoplan.engines import dask as D
+
+    ref, ref_csv, _ = memory_run
     with (
         LocalCluster(
             n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
@@ -81,7 +110,9 @@ def test_localcluster_two_processes_equals_memory(memory_run, tmp_path):
     ):
         s = pipeline.Session(engine="dask", scheduler=client, grid={"resolution_m": RES})
         s.engine.chunk = CHUNK
+        assert len(s.engine._blocks(ref.grid)) > 3
         res = s.run()
+        assert all(isinstance(v, D.DiskRaster) for v in res.surfaces.values())
         assert len(client.scheduler_info()["workers"]) == 2
     _assert_same(ref, res)
     res.write(tmp_path, only="csv")
@@ -158,3 +189,89 @@ def test_dask_engine_skips_the_memory_refusal(monkeypatch):
     ).run()
     assert _memory.available_bytes() > 2**20  # the real function is untouched
     assert len(res.zones) > 0 and res.zones["score"].between(0, 1).all()
+
+
+def test_zones_grown_from_block_seeds_equal_memory_on_1km(tmp_path, monkeypatch):
+    """Multi-cell zones, spacing and refilled seed lists: the 1 km ranking is byte-identical."""
+    _need_dask()
+    from geoplan import pipeline
+    from geoplan.engines import dask as D
+
+    monkeypatch.setattr(D, "SEEDS_PER_BLOCK", 3)
+    over = {"grid": {"resolution_m": 1000}}
+    ref = pipeline.Session(**over).run()
+    s = pipeline.Session(engine="dask", scheduler="synchronous", **over)
+    s.engine.chunk = 20_000
+    res = s.run()
+    assert (res.zones["area_km2"] > 1).any()  # zones of several cells were grown
+    for name, r in (("a", ref), ("b", res)):
+        r.write(tmp_path / name, only="csv")
+    a, b = ((tmp_path / n / "ranking.csv").read_bytes() for n in "ab")
+    assert a == b
+    for zid, (rows, cols) in ref.zone_cells.items():
+        r2, c2 = res.zone_cells[zid]
+        assert rows.tolist() == r2.tolist() and cols.tolist() == c2.tolist()
+    _assert_same(ref, res)
+
+
+def test_disk_raster_overview_is_the_block_nanmean(tmp_path):
+    """The map's overlay source: the mean of each f x f block's finite cells (numpy oracle)."""
+    _need_dask()
+    from geoplan.engines.dask import DiskRaster
+
+    rng = np.random.default_rng(1)
+    a = rng.random((23, 31)).astype("float32")
+    a[rng.random(a.shape) < 0.4] = np.nan
+    a[0:5, 0:5] = np.nan  # one block with no value at all
+    a.tofile(tmp_path / "s.raw")
+    ov, f = DiskRaster(tmp_path / "s.raw", a.shape, "float32").overview(8, chunk=40)
+    assert f == 4 and ov.shape == (6, 8)
+    for i in range(6):
+        for j in range(8):
+            blk = a[i * 4 : i * 4 + 4, j * 4 : j * 4 + 4]
+            fin = blk[np.isfinite(blk)]
+            if fin.size:
+                assert ov[i, j] == pytest.approx(float(fin.astype(float).mean()), rel=1e-6)
+            else:
+                assert np.isnan(ov[i, j])
+
+
+def _driver_peak(res_m: int, tmp_path) -> tuple[int, int]:
+    """tracemalloc peak of a dask run + COG and CSV writing, after layers and belts are built."""
+    import tracemalloc
+
+    from geoplan import pipeline
+
+    s = pipeline.Session(
+        engine="dask", scheduler="synchronous", grid={"resolution_m": res_m},
+        candidates={"zones_per_belt": 1},
+    )  # fmt: skip
+    s.engine.chunk = 30_000
+    tracemalloc.start()
+    try:
+        s.prepared()  # layers, belts, sites: vector work, the same at both resolutions
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        res = s.run()
+        res.write(tmp_path / str(res_m), only=["csv", "geotiff"])
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    return peak, res.grid.width * res.grid.height
+
+
+def test_driver_memory_is_bounded_by_the_chunk_not_the_grid(tmp_path, monkeypatch):
+    """4x the grid cells add less than ONE grid-sized float32 surface to the driver's peak.
+
+    The engine before this change held five surfaces, the belt masks and the
+    criteria table in the driver: 4x the cells added more than five surfaces.
+    """
+    _need_dask()
+    from geoplan.engines import dask as D
+
+    monkeypatch.setattr(D, "SEEDS_PER_BLOCK", 16)
+    coarse, cells_coarse = _driver_peak(2000, tmp_path)
+    fine, cells_fine = _driver_peak(1000, tmp_path)
+    assert cells_fine > 3.9 * cells_coarse
+    one_surface = 4 * cells_fine
+    assert fine - coarse < one_surface, (coarse, fine, one_surface)

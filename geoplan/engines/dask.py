@@ -105,7 +105,8 @@ def _belt_names() -> tuple[str, ...]:
 class _Store:
     """A temporary folder of raw rasters, removed when nothing refers to it any more."""
 
-    def __init__(self, parent: str | None = None) -> None:
+    def __init__(self, parent: str | None = None, chunk: int = DEFAULT_CHUNK) -> None:
+        self.chunk = chunk
         self.dir = Path(tempfile.mkdtemp(prefix="geoplan-dask-", dir=parent))
         self._fin = weakref.finalize(self, shutil.rmtree, str(self.dir), True)
 
@@ -113,7 +114,7 @@ class _Store:
         path = self.dir / f"{name}.raw"
         with open(path, "wb") as fh:
             fh.truncate(int(shape[0]) * int(shape[1]) * np.dtype(dtype).itemsize)
-        return DiskRaster(path, shape, dtype, store=self)
+        return DiskRaster(path, shape, dtype, store=self, chunk=self.chunk)
 
 
 class DiskRaster:
@@ -132,19 +133,26 @@ class DiskRaster:
     """
 
     def __init__(
-        self, path: str | Path, shape: tuple[int, int], dtype: str, store: Any = None
+        self,
+        path: str | Path,
+        shape: tuple[int, int],
+        dtype: str,
+        store: Any = None,
+        chunk: int = DEFAULT_CHUNK,
     ) -> None:
         self.path = Path(path)
+        self.chunk = max(1, int(chunk))  # cells per read when writing COGs and overviews
         self.shape = (int(shape[0]), int(shape[1]))
         self.dtype = np.dtype(dtype)
         self.ndim = 2
         self._store = store  # keeps the folder alive
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": str(self.path), "shape": self.shape, "dtype": self.dtype.str}
+        return {"path": str(self.path), "shape": self.shape, "dtype": self.dtype.str,
+                "chunk": self.chunk}  # fmt: skip
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], state["shape"], state["dtype"])
+        self.__init__(state["path"], state["shape"], state["dtype"], chunk=state["chunk"])
 
     def read_rows(self, r0: int, r1: int) -> np.ndarray:
         """Rows ``r0:r1`` as a new (r1 - r0, width) array."""
@@ -179,12 +187,13 @@ class DiskRaster:
     def __len__(self) -> int:
         return self.shape[0]
 
-    def overview(self, max_px: int, chunk: int = DEFAULT_CHUNK) -> tuple[np.ndarray, int]:
+    def overview(self, max_px: int, chunk: int | None = None) -> tuple[np.ndarray, int]:
         """A NaN-aware block mean at most ``max_px`` pixels a side, and its factor.
 
         Reads ``chunk``-sized row blocks: the map's overlays never hold the grid.
         """
         h, w = self.shape
+        chunk = chunk or self.chunk
         f = max(1, math.ceil(max(h, w) / max(1, max_px)))
         oh, ow = math.ceil(h / f), math.ceil(w / f)
         out = np.full((oh, ow), np.nan, dtype="float32")
@@ -211,7 +220,7 @@ class DiskRaster:
         description: str,
         tags: Mapping[str, str] | None = None,
         nodata: float = -9999.0,
-        chunk: int = DEFAULT_CHUNK,
+        chunk: int | None = None,
     ) -> Path:
         """Write as a COG (the profile of :func:`geoplan.outputs.files.write_cog`), window by window.
 
@@ -226,6 +235,7 @@ class DiskRaster:
         from geoplan._io import atomic_path
 
         h, w = self.shape
+        chunk = chunk or self.chunk
         src = self.path.with_suffix(".cogsrc.tif")
         profile = {
             "driver": "GTiff",
@@ -726,7 +736,7 @@ class DaskEngine:
         specs = {c: sc.criteria[c] for c in used}
         sat = {c: (P._saturation(sc, c) if specs[c].kind == "distance_to" else None) for c in used}
         keys = {c: f"{specs[c].key()}@{sat[c]}" for c in used}
-        store = _Store(self.tmpdir)
+        store = _Store(self.tmpdir, self.chunk)
         shape = (grid.height, grid.width)
         surfaces = {p: store.raster(f"surface-{i}", shape, "float32")
                     for i, p in enumerate(sc.profiles)}  # fmt: skip
