@@ -98,7 +98,6 @@ def test_localcluster_two_processes_equals_memory(memory_run, tmp_path):
     from distributed import Client, LocalCluster
 
     from geoplan import pipeline
-
     from geoplan.engines import dask as D
 
     ref, ref_csv, _ = memory_run
@@ -275,3 +274,20 @@ def test_driver_memory_is_bounded_by_the_chunk_not_the_grid(tmp_path, monkeypatc
     assert cells_fine > 3.9 * cells_coarse
     one_surface = 4 * cells_fine
     assert fine - coarse < one_surface, (coarse, fine, one_surface)
+
+
+def test_cell_share_is_refused_under_dask_in_one_line():
+    """The per-cell robustness surfaces need the grid in memory: one line naming the key."""
+    _need_dask()
+    from geoplan import pipeline
+    from geoplan._errors import ScenarioError
+
+    s = pipeline.Session(
+        engine="dask", scheduler="synchronous", grid={"resolution_m": RES},
+        sensitivity={"draws": 5, "cell_share": True},
+    )  # fmt: skip
+    with pytest.raises(ScenarioError) as exc:
+        s.run()
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith("sensitivity.cell_share:")
+    assert len(s.run(sensitivity=0).zones) > 0  # no draws: nothing per cell to refuse

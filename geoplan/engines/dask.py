@@ -222,7 +222,7 @@ class DiskRaster:
         nodata: float = -9999.0,
         chunk: int | None = None,
     ) -> Path:
-        """Write as a COG (the profile of :func:`geoplan.outputs.files.write_cog`), window by window.
+        """Write as a COG (:func:`geoplan.outputs.files.write_cog`'s profile), window by window.
 
         A tiled GeoTIFF is written by row blocks next to the raw file, then
         GDAL's COG driver copies it and builds the overviews from the file
@@ -514,9 +514,7 @@ class _WindowGrower:
             d_lo, d_hi = max(cols.min() - sc, 0), min(cols.max() + sc + 1, w)
             local = np.zeros((b_hi - b_lo, d_hi - d_lo), dtype=bool)
             local[rows - b_lo, cols - d_lo] = True
-            self.patches.append(
-                (b_lo, d_lo, ndimage.distance_transform_edt(~local) < self.reach)
-            )
+            self.patches.append((b_lo, d_lo, ndimage.distance_transform_edt(~local) < self.reach))
             vals = surf[lr, lc]
             return Zone(
                 rows=rows,
