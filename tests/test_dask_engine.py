@@ -291,3 +291,39 @@ def test_cell_share_is_refused_under_dask_in_one_line():
     msg = str(exc.value)
     assert "\n" not in msg and msg.startswith("sensitivity.cell_share:")
     assert len(s.run(sensitivity=0).zones) > 0  # no draws: nothing per cell to refuse
+
+
+def test_slope_constraint_per_block_equals_memory(tmp_path, monkeypatch):
+    """A DEM slope constraint burnt block by block excludes the in-memory engine's cells."""
+    _need_dask()
+    import pandas as pd
+    import rasterio
+    from affine import Affine
+
+    from geoplan import pipeline
+    from geoplan.engines import dask as D
+
+    monkeypatch.setattr(D, "SEEDS_PER_BLOCK", 3)
+    g = pipeline.Session(grid={"resolution_m": RES}).prepared().grid
+    x0, y1 = g.x0 - 20_000, g.y1 + 20_000
+    w, h = g.width * 5 + 40, g.height * 5 + 40
+    xx, yy = np.meshgrid(x0 + (np.arange(w) + 0.5) * 1000, y1 - (np.arange(h) + 0.5) * 1000)
+    z = (500 * np.sin(xx / 20_000) * np.cos(yy / 15_000)).astype("float32")  # 0-2 degrees
+    dem = tmp_path / "dem.tif"
+    prof = {"driver": "GTiff", "width": w, "height": h, "count": 1, "dtype": "float32"}
+    with rasterio.open(
+        dem, "w", **prof, crs="EPSG:5179", transform=Affine(1000, 0, x0, 0, -1000, y1)
+    ) as ds:
+        ds.write(z, 1)
+    over = {"grid": {"resolution_m": 2000},
+            "constraints": {"max_slope_deg": 1.2, "slope_dem": str(dem)}}  # fmt: skip
+    ref = pipeline.Session(**over).run()
+    s = pipeline.Session(engine="dask", scheduler="synchronous", **over)
+    s.engine.chunk = 3000
+    res = s.run()
+    # the constraint removed cells, and the zones' slope columns are filled
+    open_ = pipeline.Session(grid={"resolution_m": 2000}).prepared().candidate_mask.sum()
+    assert np.isfinite(ref.surfaces["labour_intensive"]).sum() < open_
+    assert ref.zones["slope_max_deg"].le(1.2).all()
+    _assert_same(ref, res)
+    pd.testing.assert_frame_equal(ref.ranking, res.ranking)
