@@ -399,6 +399,31 @@ def _block_task(ctx: _Context, r0: int, r1: int) -> dict[str, Any]:
     return {"r0": r0, "r1": r1, "candidates": n, "seeds": seeds}
 
 
+def _cells_task(ctx: _Context, xy: np.ndarray) -> tuple[dict[str, np.ndarray], Any]:
+    """Raw criteria (and slope, if a run has one) at the cells ``xy``: the zones' rows."""
+    from geoplan import criteria as C
+
+    g = ctx.grid
+    raw = {}
+    for name, spec in ctx.specs.items():
+        raw[name] = (
+            C.evaluate(xy, spec, ctx.layers, tolerance_m=g.res / 2,
+                       saturate_m=ctx.saturate[name], crs=g.crs)
+            if len(xy) else np.zeros(0)
+        )  # fmt: skip
+    slope = None
+    if ctx.max_slope_deg is not None and len(xy):
+        from geoplan import terrain
+
+        slope = terrain.slope(xy, str(ctx.slope_dem), crs=g.crs).astype("float32")
+    else:
+        for name, spec in ctx.specs.items():
+            if spec.kind == "slope":
+                slope = raw[name]
+                break
+    return raw, slope
+
+
 # --------------------------------------------------------------------------- seeds (driver)
 
 
@@ -680,14 +705,47 @@ class DaskEngine:
         rows = max(1, self.chunk // max(grid.width, 1))
         return [(r0, min(r0 + rows, grid.height)) for r0 in range(0, grid.height, rows)]
 
-    def _map_blocks(self, ctx: _Context, blocks: list[tuple[int, int]]) -> Iterator[dict]:
+    def _distributed(self) -> bool:
+        return self._get is not None and not isinstance(self._get, str)
+
+    @contextlib.contextmanager
+    def _remote_errors(self) -> Iterator[None]:
+        """Workers that cannot load geoplan's tasks: one line, not a traceback."""
+        try:
+            yield
+        except RuntimeError as exc:
+            if "deserializ" not in str(exc):
+                raise
+            raise GeoplanError(
+                f"--scheduler {self.scheduler}: the scheduler or its workers cannot load "
+                "geoplan's tasks; install this geoplan (with dask) in their environment"
+            ) from None
+
+    def _share(self, ctx: _Context) -> Any:
+        """The context sent once to every worker (a future), or itself on a local scheduler."""
+        if self._distributed():
+            with self._remote_errors():
+                (cf,) = self._get.scatter([ctx], broadcast=True)
+            return cf
+        return ctx
+
+    def _run_one(self, fn: Any, ctx: Any, *args: Any) -> Any:
+        """``fn(ctx, *args)`` as one task (on a worker when there is a cluster)."""
+        if self._distributed():
+            with self._remote_errors():
+                return self._get.submit(fn, ctx, *args, pure=False).result()
+        import dask
+
+        return dask.delayed(fn, pure=False)(ctx, *args).compute(scheduler=self._get or "threads")
+
+    def _map_blocks(self, ctx: Any, blocks: list[tuple[int, int]]) -> Iterator[dict]:
         """Run :func:`_block_task` on every block; results as they complete."""
         get = self._get
-        try:
-            if get is not None and not isinstance(get, str):
+        with self._remote_errors():
+            if self._distributed():
                 from distributed import as_completed
 
-                (cf,) = get.scatter([ctx], broadcast=True)
+                cf = ctx
                 futs = [get.submit(_block_task, cf, r0, r1, pure=False) for r0, r1 in blocks]
                 for fut in as_completed(futs):
                     out = fut.result()
@@ -701,13 +759,6 @@ class DaskEngine:
                 for i in range(0, len(blocks), step):
                     batch = [task(ctx, r0, r1) for r0, r1 in blocks[i : i + step]]
                     yield from dask.compute(*batch, scheduler=get or "threads")
-        except RuntimeError as exc:
-            if "deserializ" not in str(exc):
-                raise
-            raise GeoplanError(
-                f"--scheduler {self.scheduler}: the scheduler or its workers cannot load "
-                "geoplan's tasks; install this geoplan (with dask) in their environment"
-            ) from None
 
     def run_profiles(
         self, prepared: Any, sc: Any, timer: Any = None, *, draws: int = 0
@@ -754,6 +805,7 @@ class DaskEngine:
             belt_map=belt_map,
             seeds=SEEDS_PER_BLOCK,
         )
+        ctx = self._share(ctx)
         blocks = self._blocks(grid)
         found: dict[tuple[str, int], list[_BlockSeeds]] = {}
         ncand = 0
@@ -773,7 +825,7 @@ class DaskEngine:
         with timer("zones (windows)"):
             grown = {p: self._grow(sc, p, surfaces[p], belt_map, grid, found) for p in sc.profiles}
         with timer("zone and site rows"):
-            raw_zone = self._zone_raw(prepared, sc, specs, sat, grown)
+            raw_zone = self._zone_raw(prepared, ctx, grown)
             for pname in sc.profiles:
                 zone_rows, zone_cells = self._zone_rows(prepared, sc, pname, grown[pname],
                                                         raw_zone[pname])  # fmt: skip
@@ -811,10 +863,8 @@ class DaskEngine:
                 out.append((b, z))
         return out
 
-    def _zone_raw(self, prepared, sc, specs, sat, grown) -> dict[str, list[dict[str, Any]]]:
-        """Raw criteria at every zone's cells: one evaluation per criterion for all zones."""
-        from geoplan import criteria as C
-
+    def _zone_raw(self, prepared, ctx, grown) -> dict[str, list[dict[str, Any]]]:
+        """Raw criteria at every zone's cells: one task, one evaluation per criterion."""
         grid = prepared.grid
         cells = [(p, k, z) for p, zs in grown.items() for k, (_, z) in enumerate(zs)]
         xy = (
@@ -822,23 +872,7 @@ class DaskEngine:
             if cells
             else np.zeros((0, 2))
         )
-        raw = {}
-        for name, spec in specs.items():
-            raw[name] = (
-                C.evaluate(xy, spec, prepared.layers, tolerance_m=grid.res / 2,
-                           saturate_m=sat[name], crs=sc.crs)
-                if len(xy) else np.zeros(0)
-            )  # fmt: skip
-        slope = None
-        if sc.constraints.max_slope_deg is not None and len(xy):
-            from geoplan import terrain
-
-            slope = terrain.slope(xy, str(sc.constraints.slope_dem), crs=sc.crs).astype("float32")
-        else:
-            for name, spec in specs.items():
-                if spec.kind == "slope":
-                    slope = raw[name]
-                    break
+        raw, slope = self._run_one(_cells_task, ctx, xy)
         out: dict[str, list[dict[str, Any]]] = {p: [] for p in grown}
         i = 0
         for p, _, z in cells:
