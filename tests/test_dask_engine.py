@@ -121,8 +121,11 @@ def test_localcluster_two_processes_equals_memory(memory_run, two_workers, tmp_p
     assert all(isinstance(v, D.DiskRaster) for v in res.surfaces.values())
     assert len(client.scheduler_info()["workers"]) == 2
     _assert_same(ref, res)
-    res.write(tmp_path, only="csv")
+    written = res.write(tmp_path, only=["csv", "map"])
     assert (tmp_path / "ranking.csv").read_bytes() == ref_csv
+    # the map's overlays come from the on-disk surfaces' block means: one PNG per profile
+    html = written["map"].read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") >= len(ref.surfaces)
     # every zone's score is the mean of its cells on the surface
     z = res.zones.iloc[0]
     rows, cols = res.zone_cells[z["zone_id"]]
