@@ -890,9 +890,12 @@ class Session:
         sc = sc or self.scenario
         key = _prepared_key(sc)
         if key not in self._prepared:
-            self._prepared[key] = prepare(
-                sc, progress=self.progress, timer=timer, check_memory=self.engine is None
-            )
+            if getattr(self.engine, "chunked", False):  # engines/dask.py: no grid in the driver
+                self._prepared[key] = self.engine.prepare(sc, progress=self.progress, timer=timer)
+            else:
+                self._prepared[key] = prepare(
+                    sc, progress=self.progress, timer=timer, check_memory=self.engine is None
+                )
         return self._prepared[key]
 
     def run(
@@ -923,19 +926,26 @@ class Session:
         site_rows: list[dict[str, Any]] = []
         zone_cells: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         eng = self.engine
+        draws = sc.sensitivity.draws if sensitivity is None else int(sensitivity)
+        chunked = None
         with eng.activated() if eng is not None else contextlib.nullcontext():
-            keys = ensure_criteria(prepared, sc, timer, eng)
+            if getattr(eng, "chunked", False):  # engines/dask.py: grid blocks, surfaces on disk
+                keys, chunked = eng.run_profiles(prepared, sc, timer, draws=draws)
+            else:
+                keys = ensure_criteria(prepared, sc, timer, eng)
             with timer("score + zones"):
                 for pname in sc.profiles:
                     ck = (prepared.key, pname, _profile_key(sc, pname, keys))
-                    if ck not in self._profiles:
-                        self._profiles[ck] = _run_profile(prepared, sc, pname, keys, eng)
-                    pr = self._profiles[ck]
+                    if chunked is not None:
+                        pr = chunked[pname]
+                    else:
+                        if ck not in self._profiles:
+                            self._profiles[ck] = _run_profile(prepared, sc, pname, keys, eng)
+                        pr = self._profiles[ck]
                     surfaces[pname] = pr.surface
                     zone_rows.extend(pr.zone_rows)
                     site_rows.extend(pr.site_rows)
                     zone_cells.update(pr.zone_cells)
-        draws = sc.sensitivity.draws if sensitivity is None else int(sensitivity)
         robust = None
         summary = None
         sens = None

@@ -1,8 +1,10 @@
-"""The Dask engine gives the in-memory engine's surfaces and ranking (issue 11).
+"""The Dask engine gives the in-memory engine's surfaces, COGs and ranking (issue 11).
 
-Oracle: the in-memory engine on the same 5 km grid. The Dask runs use chunks
-of 2,000 cells (several chunks per criterion) once on the local synchronous
-scheduler through the CLI and once on a two-process LocalCluster.
+Oracle: the in-memory engine on the same grid. The Dask runs use blocks of
+2,000 grid cells (many blocks, seeds re-read from disk) once on the local
+synchronous scheduler through the CLI and once on a two-process
+LocalCluster. The driver's memory is checked with tracemalloc: going from a
+2 km to a 1 km grid (4x the cells) must not add one grid-sized surface.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 from .conftest import require
 
 RES = 5000
-CHUNK = 200
+CHUNK = 2000  # grid cells per block
 
 
 def _need_dask() -> None:
@@ -32,8 +34,23 @@ def memory_run(tmp_path_factory):
 
     res = pipeline.Session(grid={"resolution_m": RES}).run()
     out = tmp_path_factory.mktemp("memory")
-    res.write(out, only="csv")
-    return res, (out / "ranking.csv").read_bytes()
+    res.write(out, only=["csv", "geotiff"])
+    return res, (out / "ranking.csv").read_bytes(), out
+
+
+@pytest.fixture(scope="module")
+def two_workers():
+    """A LocalCluster of two worker processes (one thread each) and its client."""
+    _need_dask()
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
 
 
 def _assert_same(ref, res) -> None:
@@ -44,7 +61,9 @@ def _assert_same(ref, res) -> None:
         # NaN exactly outside the candidates, scores equal within float32 tolerance
         np.testing.assert_array_equal(np.isnan(got), np.isnan(surf))
         np.testing.assert_allclose(got, surf, rtol=0, atol=1e-6, equal_nan=True)
-        assert np.isfinite(surf).sum() > CHUNK
+        # candidates in several blocks of CHUNK // width rows
+        rows = np.flatnonzero(np.isfinite(surf).any(axis=1))
+        assert len(np.unique(rows // max(1, CHUNK // surf.shape[1]))) > 3
 
 
 def test_cli_dask_synchronous_equals_memory(memory_run, tmp_path, monkeypatch):
@@ -55,37 +74,58 @@ def test_cli_dask_synchronous_equals_memory(memory_run, tmp_path, monkeypatch):
     from geoplan.engines import dask as D
 
     monkeypatch.setattr(D, "DEFAULT_CHUNK", CHUNK)
-    monkeypatch.setattr(D.DaskEngine.__init__, "__defaults__", (None, None, CHUNK))
-    ref, ref_csv = memory_run
-    n_cells = len(ref.prepared.cell_xy)
-    assert n_cells > 3 * CHUNK  # several chunks per criterion
+    monkeypatch.setattr(D.DaskEngine.__init__, "__defaults__", (None, None, CHUNK, None))
+    monkeypatch.setattr(D, "SEEDS_PER_BLOCK", 2)  # most seeds come from re-reading blocks
+    ref, ref_csv, ref_out = memory_run
+    assert len(D.DaskEngine()._blocks(ref.grid)) > 3  # several blocks
     args = ["run", "--set", f"grid.resolution_m={RES}", "--engine", "dask"]
-    args += ["--scheduler", "synchronous", "--only", "csv", "--out", str(tmp_path), "-q"]
-    res = CliRunner().invoke(main, args)
+    args += ["--scheduler", "synchronous", "--only", "csv,geotiff", "--out", str(tmp_path)]
+    res = CliRunner().invoke(main, [*args, "-q"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "ranking.csv").read_bytes() == ref_csv
+    _assert_same_cogs(ref_out, tmp_path, list(ref.surfaces))
 
 
-def test_localcluster_two_processes_equals_memory(memory_run, tmp_path):
-    _need_dask()
-    from distributed import Client, LocalCluster
+def _assert_same_cogs(ref_out, out, profiles) -> None:
+    """The window-by-window COGs hold the in-memory COGs' pixels, overviews, nodata and tags."""
+    import rasterio
 
+    from geoplan.outputs import safe_name
+
+    for p in profiles:
+        name = f"suitability_{safe_name(p, fallback='profile')}.tif"
+        with rasterio.open(ref_out / name) as a, rasterio.open(out / name) as b:
+            assert b.driver == "GTiff" and b.profile["tiled"]
+            assert (b.nodata, b.crs, b.transform) == (a.nodata, a.crs, a.transform)
+            assert b.tags() == a.tags() and b.descriptions == a.descriptions
+            assert b.overviews(1) == a.overviews(1)
+            np.testing.assert_array_equal(b.read(1), a.read(1))
+            for f in a.overviews(1):
+                shape = (a.height // f, a.width // f)
+                np.testing.assert_allclose(
+                    b.read(1, out_shape=shape), a.read(1, out_shape=shape), atol=1e-6
+                )
+            assert b.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+
+
+def test_localcluster_two_processes_equals_memory(memory_run, two_workers, tmp_path):
     from geoplan import pipeline
+    from geoplan.engines import dask as D
 
-    ref, ref_csv = memory_run
-    with (
-        LocalCluster(
-            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        s = pipeline.Session(engine="dask", scheduler=client, grid={"resolution_m": RES})
-        s.engine.chunk = CHUNK
-        res = s.run()
-        assert len(client.scheduler_info()["workers"]) == 2
+    ref, ref_csv, _ = memory_run
+    client = two_workers
+    s = pipeline.Session(engine="dask", scheduler=client, grid={"resolution_m": RES})
+    s.engine.chunk = CHUNK
+    assert len(s.engine._blocks(ref.grid)) > 3
+    res = s.run()
+    assert all(isinstance(v, D.DiskRaster) for v in res.surfaces.values())
+    assert len(client.scheduler_info()["workers"]) == 2
     _assert_same(ref, res)
-    res.write(tmp_path, only="csv")
+    written = res.write(tmp_path, only=["csv", "map"])
     assert (tmp_path / "ranking.csv").read_bytes() == ref_csv
+    # the map's overlays come from the on-disk surfaces' block means: one PNG per profile
+    html = written["map"].read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") >= len(ref.surfaces)
     # every zone's score is the mean of its cells on the surface
     z = res.zones.iloc[0]
     rows, cols = res.zone_cells[z["zone_id"]]
@@ -158,3 +198,145 @@ def test_dask_engine_skips_the_memory_refusal(monkeypatch):
     ).run()
     assert _memory.available_bytes() > 2**20  # the real function is untouched
     assert len(res.zones) > 0 and res.zones["score"].between(0, 1).all()
+
+
+def test_zones_grown_from_block_seeds_equal_memory_on_1km(tmp_path, monkeypatch):
+    """Multi-cell zones, spacing and refilled seed lists: the 1 km ranking is byte-identical."""
+    _need_dask()
+    from geoplan import pipeline
+    from geoplan.engines import dask as D
+
+    monkeypatch.setattr(D, "SEEDS_PER_BLOCK", 3)
+    over = {"grid": {"resolution_m": 1000}}
+    ref = pipeline.Session(**over).run()
+    s = pipeline.Session(engine="dask", scheduler="synchronous", **over)
+    s.engine.chunk = 20_000
+    res = s.run()
+    assert (res.zones["area_km2"] > 1).any()  # zones of several cells were grown
+    for name, r in (("a", ref), ("b", res)):
+        r.write(tmp_path / name, only="csv")
+    a, b = ((tmp_path / n / "ranking.csv").read_bytes() for n in "ab")
+    assert a == b
+    for zid, (rows, cols) in ref.zone_cells.items():
+        r2, c2 = res.zone_cells[zid]
+        assert rows.tolist() == r2.tolist() and cols.tolist() == c2.tolist()
+    _assert_same(ref, res)
+
+
+def test_disk_raster_overview_is_the_block_nanmean(tmp_path):
+    """The map's overlay source: the mean of each f x f block's finite cells (numpy oracle)."""
+    _need_dask()
+    from geoplan.engines.dask import DiskRaster
+
+    rng = np.random.default_rng(1)
+    a = rng.random((23, 31)).astype("float32")
+    a[rng.random(a.shape) < 0.4] = np.nan
+    a[0:5, 0:5] = np.nan  # one block with no value at all
+    a.tofile(tmp_path / "s.raw")
+    ov, f = DiskRaster(tmp_path / "s.raw", a.shape, "float32").overview(8, chunk=40)
+    assert f == 4 and ov.shape == (6, 8)
+    for i in range(6):
+        for j in range(8):
+            blk = a[i * 4 : i * 4 + 4, j * 4 : j * 4 + 4]
+            fin = blk[np.isfinite(blk)]
+            if fin.size:
+                assert ov[i, j] == pytest.approx(float(fin.astype(float).mean()), rel=1e-6)
+            else:
+                assert np.isnan(ov[i, j])
+
+
+def _driver_peak(res_m: int, tmp_path, client) -> tuple[int, int]:
+    """tracemalloc peak of a dask run + COG and CSV writing, after layers and belts are built."""
+    import tracemalloc
+
+    from geoplan import pipeline
+
+    s = pipeline.Session(
+        engine="dask", scheduler=client, grid={"resolution_m": res_m},
+        candidates={"zones_per_belt": 1},
+    )  # fmt: skip
+    s.engine.chunk = 30_000
+    tracemalloc.start()
+    try:
+        s.prepared()  # layers, belts, sites: vector work, the same at both resolutions
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        res = s.run()
+        res.write(tmp_path / str(res_m), only=["csv", "geotiff"])
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    return peak, res.grid.width * res.grid.height
+
+
+def test_driver_memory_is_bounded_by_the_chunk_not_the_grid(tmp_path, monkeypatch, two_workers):
+    """4x the grid cells add less than ONE grid-sized float32 surface to the driver's peak.
+
+    The blocks run on two worker processes; tracemalloc sees the driver only.
+    The engine before this change held five surfaces, the belt masks and the
+    criteria table in the driver: 4x the cells added 10 MB, more than eight
+    surfaces.
+    """
+    _need_dask()
+    from geoplan.engines import dask as D
+
+    monkeypatch.setattr(D, "SEEDS_PER_BLOCK", 16)
+    _driver_peak(2000, tmp_path / "warm", two_workers)  # first-use imports and caches
+    coarse, cells_coarse = _driver_peak(2000, tmp_path, two_workers)
+    fine, cells_fine = _driver_peak(1000, tmp_path, two_workers)
+    assert cells_fine > 3.9 * cells_coarse
+    one_surface = 4 * cells_fine
+    assert fine - coarse < one_surface, (coarse, fine, one_surface)
+
+
+def test_cell_share_is_refused_under_dask_in_one_line():
+    """The per-cell robustness surfaces need the grid in memory: one line naming the key."""
+    _need_dask()
+    from geoplan import pipeline
+    from geoplan._errors import ScenarioError
+
+    s = pipeline.Session(
+        engine="dask", scheduler="synchronous", grid={"resolution_m": RES},
+        sensitivity={"draws": 5, "cell_share": True},
+    )  # fmt: skip
+    with pytest.raises(ScenarioError) as exc:
+        s.run()
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith("sensitivity.cell_share:")
+    assert len(s.run(sensitivity=0).zones) > 0  # no draws: nothing per cell to refuse
+
+
+def test_slope_constraint_per_block_equals_memory(tmp_path, monkeypatch):
+    """A DEM slope constraint burnt block by block excludes the in-memory engine's cells."""
+    _need_dask()
+    import pandas as pd
+    import rasterio
+    from affine import Affine
+
+    from geoplan import pipeline
+    from geoplan.engines import dask as D
+
+    monkeypatch.setattr(D, "SEEDS_PER_BLOCK", 3)
+    g = pipeline.Session(grid={"resolution_m": RES}).prepared().grid
+    x0, y1 = g.x0 - 20_000, g.y1 + 20_000
+    w, h = g.width * 5 + 40, g.height * 5 + 40
+    xx, yy = np.meshgrid(x0 + (np.arange(w) + 0.5) * 1000, y1 - (np.arange(h) + 0.5) * 1000)
+    z = (500 * np.sin(xx / 20_000) * np.cos(yy / 15_000)).astype("float32")  # 0-2 degrees
+    dem = tmp_path / "dem.tif"
+    prof = {"driver": "GTiff", "width": w, "height": h, "count": 1, "dtype": "float32"}
+    with rasterio.open(
+        dem, "w", **prof, crs="EPSG:5179", transform=Affine(1000, 0, x0, 0, -1000, y1)
+    ) as ds:
+        ds.write(z, 1)
+    over = {"grid": {"resolution_m": 2000},
+            "constraints": {"max_slope_deg": 1.2, "slope_dem": str(dem)}}  # fmt: skip
+    ref = pipeline.Session(**over).run()
+    s = pipeline.Session(engine="dask", scheduler="synchronous", **over)
+    s.engine.chunk = 3000
+    res = s.run()
+    # the constraint removed cells, and the zones' slope columns are filled
+    open_ = pipeline.Session(grid={"resolution_m": 2000}).prepared().candidate_mask.sum()
+    assert np.isfinite(ref.surfaces["labour_intensive"]).sum() < open_
+    assert ref.zones["slope_max_deg"].le(1.2).all()
+    _assert_same(ref, res)
+    pd.testing.assert_frame_equal(ref.ranking, res.ranking)

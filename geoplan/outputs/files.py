@@ -111,6 +111,10 @@ def write_cog(
     nodata: float = -9999.0,
 ) -> Path:
     """Write a float32 surface as a Cloud-Optimized GeoTIFF with overviews and tags."""
+    if hasattr(array, "write_cog"):  # an on-disk surface (engines/dask.py): window by window
+        return array.write_cog(
+            path, transform, crs, description=description, tags=tags, nodata=nodata
+        )
     from rasterio import shutil as rio_shutil
     from rasterio.io import MemoryFile
 

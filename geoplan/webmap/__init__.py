@@ -244,7 +244,11 @@ def _surfaces(res: Any) -> dict[str, Any]:
 
     out = {}
     for profile, arr in res.surfaces.items():
-        png, bounds = surface_overlay(arr, res.grid.transform, res.grid.crs, SCORE_COLORS)
+        transform = res.grid.transform
+        if hasattr(arr, "overview"):  # an on-disk surface (engines/dask.py): a block mean
+            arr, f = arr.overview(2400)
+            transform = transform * transform.scale(f, f)
+        png, bounds = surface_overlay(arr, transform, res.grid.crs, SCORE_COLORS)
         out[str(profile)] = {"png": png, "bounds": bounds}
     return out
 
