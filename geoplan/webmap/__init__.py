@@ -224,13 +224,19 @@ def _planning(res: Any, lang: str) -> dict[str, Any]:
 
 
 def _surfaces(res: Any) -> dict[str, Any]:
-    from geoplan.outputs.files import surface_overlay
+    from geoplan.outputs.files import surface_overlays
 
-    out = {}
-    for profile, arr in res.surfaces.items():
-        png, bounds = surface_overlay(arr, res.grid.transform, res.grid.crs, SCORE_COLORS)
-        out[str(profile)] = {"png": png, "bounds": bounds}
-    return out
+    # one warp for the grid, applied to every profile's surface
+    prepared = getattr(res, "prepared", None)
+    mask = getattr(prepared, "candidate_mask", None)
+    over = surface_overlays(
+        {str(p): a for p, a in res.surfaces.items()},
+        res.grid.transform,
+        res.grid.crs,
+        SCORE_COLORS,
+        mask=mask if mask is not None and mask.shape == (res.grid.height, res.grid.width) else None,
+    )
+    return {p: {"png": png, "bounds": bounds} for p, (png, bounds) in over.items()}
 
 
 def _result_row(row: pd.Series, crits: list[str]) -> dict[str, Any]:
