@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -147,15 +148,21 @@ def _gpkg_layers(res: Any, lang: str) -> dict[str, Any]:
     return layers
 
 
-def robustness_cogs(res: Any, st: Any, folder: Path) -> dict[str, Path]:
-    """Stage one COG per profile of the share of weight draws a cell is in its belt's top 5 %."""
+def robustness_cogs(res: Any, st: Any, folder: Path, submit: Any = None) -> dict[str, Path]:
+    """Stage one COG per profile of the share of weight draws a cell is in its belt's top 5 %.
+
+    ``submit(fn, *args, **kwargs)`` runs a write (default: at once; :func:`write`
+    passes its thread pool's).
+    """
     from geoplan import __version__
 
+    submit = submit or (lambda fn, *a, **k: fn(*a, **k))
     written: dict[str, Path] = {}
     rob = res.robustness or {}
     for pname, surf in (getattr(res.sensitivity, "cell_share", None) or {}).items():
         target = folder / f"robustness_{safe_name(pname, fallback='profile')}.tif"
-        files.write_cog(
+        submit(
+            files.write_cog,
             st.path(target, folder),
             surf,
             res.grid.transform,
@@ -230,26 +237,49 @@ def write(
 
         return _T()
 
-    with staging(data_dir) as st:
+    cog_s: list[float] = []
+    failed: list[BaseException] = []
+
+    def cog(*args: Any, **kwargs: Any) -> None:
+        if failed:  # one write failed: the run fails, write no more
+            return
+        t = time.perf_counter()
+        try:
+            files.write_cog(*args, **kwargs)
+        except BaseException as exc:
+            failed.append(exc)
+            raise
+        cog_s.append(time.perf_counter() - t)
+
+    # the COGs are written in threads (GDAL releases the GIL while it builds overviews and
+    # compresses) while this thread builds the CSV, GeoPackage, map and report; each thread
+    # writes its own staged file, so the bytes do not depend on the order they finish in
+    t_all = time.perf_counter()
+    with staging(data_dir) as st, ThreadPoolExecutor(max_workers=2) as pool:
+        jobs: list[Any] = []
+
+        def submit(fn: Any, *args: Any, **kwargs: Any) -> None:
+            jobs.append(pool.submit(cog if fn is files.write_cog else fn, *args, **kwargs))
+
         if "geotiff" in kinds:
-            with timed("write GeoTIFF"):
-                for pname, surf in res.surfaces.items():
-                    target = data_dir / f"suitability_{safe_name(pname, fallback='profile')}.tif"
-                    files.write_cog(
-                        st.path(target, data_dir),
-                        surf,
-                        res.grid.transform,
-                        res.grid.crs,
-                        description=f"suitability {pname} (0-1)",
-                        tags={
-                            "scenario": sc.name,
-                            "profile": pname,
-                            "geoplan_version": __version__,
-                            "resolution_m": str(res.grid.res),
-                        },
-                    )
-                    written[f"geotiff:{pname}"] = target
-                written.update(robustness_cogs(res, st, data_dir))
+            for pname, surf in res.surfaces.items():
+                target = data_dir / f"suitability_{safe_name(pname, fallback='profile')}.tif"
+                submit(
+                    files.write_cog,
+                    st.path(target, data_dir),
+                    surf,
+                    res.grid.transform,
+                    res.grid.crs,
+                    description=f"suitability {pname} (0-1)",
+                    tags={
+                        "scenario": sc.name,
+                        "profile": pname,
+                        "geoplan_version": __version__,
+                        "resolution_m": str(res.grid.res),
+                    },
+                )
+                written[f"geotiff:{pname}"] = target
+            written.update(robustness_cogs(res, st, data_dir, submit))
         if "csv" in kinds:
             with timed("write ranking.csv"):
                 target = data_dir / "ranking.csv"
@@ -276,6 +306,13 @@ def write(
                 target = data_dir / "report.html"
                 files.write_text(st.path(target, data_dir), report.render_report(res, lang=lang))
                 written["report"] = target
+        if jobs:
+            t = time.perf_counter()
+            for job in jobs:  # in submission order; the first failure is raised
+                job.result()
+            timings["write GeoTIFF"] = round(sum(cog_s), 3)
+            timings["write GeoTIFF (waited)"] = round(time.perf_counter() - t, 3)
+        timings["write (all)"] = round(time.perf_counter() - t_all, 3)
         if run_record:
             rec = record(res, lang)
             rec["timings_s"] = {**rec["timings_s"], **timings}
