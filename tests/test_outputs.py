@@ -175,7 +175,13 @@ def test_surface_overlays_agree_with_gdal_average_warp():
     out = export.surface_overlays({"a": a, "b": b}, tr, "EPSG:5179", colors, max_px=200)
     assert out["a"][1] == out["b"][1]
     dst_t, dw, dh = calculate_default_transform(
-        "EPSG:5179", "EPSG:3857", w, h, left=tr.c, bottom=tr.f - res * h, right=tr.c + res * w,
+        "EPSG:5179",
+        "EPSG:3857",
+        w,
+        h,
+        left=tr.c,
+        bottom=tr.f - res * h,
+        right=tr.c + res * w,
         top=tr.f,
     )
     s = max(dw, dh) / 200.0
