@@ -174,6 +174,10 @@ def test_surface_overlays_agree_with_gdal_average_warp():
     colors = ["#000000", "#ffffff"]  # grey ramp: the red channel is the colour index
     out = export.surface_overlays({"a": a, "b": b}, tr, "EPSG:5179", colors, max_px=200)
     assert out["a"][1] == out["b"][1]
+    from geoplan.results import Surfaces
+
+    compact = Surfaces(mask, {"a": a[mask], "b": b[mask]})  # what a run holds
+    assert export.surface_overlays(compact, tr, "EPSG:5179", colors, max_px=200) == out
     dst_t, dw, dh = calculate_default_transform(
         "EPSG:5179",
         "EPSG:3857",

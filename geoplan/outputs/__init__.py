@@ -13,6 +13,7 @@ handed a finished result.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -240,12 +241,13 @@ def write(
     cog_s: list[float] = []
     failed: list[BaseException] = []
 
-    def cog(*args: Any, **kwargs: Any) -> None:
+    def cog(path: Path, array: Any, *args: Any, **kwargs: Any) -> None:
         if failed:  # one write failed: the run fails, write no more
             return
         t = time.perf_counter()
         try:
-            files.write_cog(*args, **kwargs)
+            # a grid is built in the thread that writes it: one grid per thread in memory
+            files.write_cog(path, array() if callable(array) else array, *args, **kwargs)
         except BaseException as exc:
             failed.append(exc)
             raise
@@ -262,7 +264,8 @@ def write(
             jobs.append(pool.submit(cog if fn is files.write_cog else fn, *args, **kwargs))
 
         if "geotiff" in kinds:
-            for pname, surf in res.surfaces.items():
+            for pname in res.surfaces:
+                surf = functools.partial(_nodata_grid, res.surfaces, pname, _NODATA)
                 target = data_dir / f"suitability_{safe_name(pname, fallback='profile')}.tif"
                 submit(
                     files.write_cog,
@@ -323,6 +326,22 @@ def write(
         st.publish()
     res.timings.update(timings)
     return written
+
+
+_NODATA = -9999.0
+
+
+def _nodata_grid(surfaces: Any, pname: str, nodata: float) -> Any:
+    """A profile's surface as a float32 grid with ``nodata`` for NaN, built once (no copies)."""
+    import numpy as np
+
+    cell_values = getattr(surfaces, "cell_values", None)
+    if cell_values is None:
+        return surfaces[pname]
+    v = cell_values(pname)
+    out = np.full(surfaces.mask.shape, nodata, dtype=np.float32)
+    out[surfaces.mask] = np.where(np.isfinite(v), v, np.float32(nodata))
+    return out
 
 
 def _rel(p: Path, base: Path) -> str:

@@ -128,7 +128,10 @@ def write_cog(
     from rasterio import shutil as rio_shutil
 
     arr = np.asarray(array, dtype="float32")
-    arr = np.where(np.isfinite(arr), arr, np.float32(nodata))
+    bad = ~np.isfinite(arr)
+    if bad.any():  # a grid already filled with ``nodata`` is used as it is
+        arr = np.where(bad, np.float32(nodata), arr)
+    del bad
     cog_profile = {
         "driver": "COG",
         "compress": "DEFLATE",
@@ -295,7 +298,9 @@ def surface_overlays(
     colors : list of str
         ``#rrggbb`` colours from score 0 to score 1.
     mask : (h, w) bool array, optional
-        Cells that may hold a value in any surface (default: finite in any).
+        Cells that may hold a value in any surface (default: finite in any;
+        a :class:`~geoplan.results.Surfaces` brings its own and is read one
+        profile at a time without building its grids).
     max_px : int
         Longest side of the overlay image.
 
@@ -320,8 +325,8 @@ def surface_overlays(
 
     if not arrays:
         return {}
-    first = next(iter(arrays.values()))
-    h, w = first.shape
+    shaped = getattr(arrays, "mask", None)  # a Surfaces: no grid built just for its shape
+    h, w = (shaped if shaped is not None else arrays[next(iter(arrays))]).shape
     left, top = transform.c, transform.f
     right, bottom = left + transform.a * w, top + transform.e * h
     dst_t, dw, dh = calculate_default_transform(
@@ -333,16 +338,19 @@ def surface_overlays(
         dst_t = dst_t @ dst_t.scale(scale, scale)
     n_dst = dh * dw
     # forward: the centre of each cell that may hold a value -> its display pixel
-    if mask is None:
+    cell_values = getattr(arrays, "cell_values", None)  # a Surfaces: values of masked cells
+    if cell_values is not None:
+        mask = arrays.mask
+    elif mask is None:
         mask = np.zeros((h, w), dtype=bool)
-        for arr in arrays.values():
-            mask |= np.isfinite(arr)
+        for name in arrays:
+            mask |= np.isfinite(arrays[name])
     fwd = Transformer.from_crs(crs, "EPSG:3857", always_xy=True)
     lat = _pixel_lattice(fwd, transform, h, w, ~dst_t)
     by_col = _along_columns(lat, np.arange(w) + 0.5)  # (2, lattice rows, w)
     li, lf = _row_weights(lat, np.arange(h) + 0.5)
-    src = np.flatnonzero(mask)
-    rows, cols = np.divmod(src, w)
+    src_all = np.flatnonzero(mask)
+    rows, cols = np.divmod(src_all, w)
     i, f = li[rows], lf[rows]
     del rows
     pos = []
@@ -352,9 +360,8 @@ def surface_overlays(
     del i, f, cols, a0
     pc, pr = pos
     inside = (pc >= 0) & (pc < dw) & (pr >= 0) & (pr < dh)
-    if not inside.all():
-        src, pc, pr = src[inside], pc[inside], pr[inside]
-    dst = pr.astype("int64") * dw + pc
+    sel = np.flatnonzero(inside) if not inside.all() else slice(None)
+    dst = pr[sel].astype("int64") * dw + pc[sel]
     del pos, pc, pr, inside
     # backward: the cell under each display pixel's centre (-1 outside the grid)
     inv = Transformer.from_crs("EPSG:3857", crs, always_xy=True)
@@ -363,8 +370,14 @@ def surface_overlays(
     di, df = _row_weights(lat_d, np.arange(dh) + 0.5)
     gc, gr = (np.floor(v[di] + (v[di + 1] - v[di]) * df[:, None]).reshape(-1) for v in by_col)
     near_ok = (gc >= 0) & (gc < w) & (gr >= 0) & (gr < h)
-    near_idx = gr[near_ok].astype("int64") * w + gc[near_ok].astype("int64")
+    near = gr[near_ok].astype("int64") * w + gc[near_ok].astype("int64")
     del gc, gr
+    # display pixels whose centre cell may hold a value, and that cell's place in src_all
+    k = np.minimum(np.searchsorted(src_all, near), max(len(src_all) - 1, 0))
+    hit = src_all[k] == near if len(src_all) else np.zeros(len(near), dtype=bool)
+    near_pix = np.flatnonzero(near_ok)[hit]
+    near_pos = k[hit]
+    del near, k, hit, near_ok
 
     lut = _ramp(colors, 256)
     palette = np.vstack([np.zeros((1, 3), dtype="uint8"), lut[1:]])
@@ -378,16 +391,18 @@ def surface_overlays(
     bounds = [[float(south), float(west)], [float(north), float(east)]]
 
     out: dict[str, tuple[str, list[list[float]]]] = {}
-    fill = np.full(n_dst, np.nan, dtype="float32")
-    for name, arr in arrays.items():
-        flat = arr.reshape(-1)
-        vals = flat[src]
+    fill = np.empty(n_dst, dtype="float32")
+    for name in arrays:
+        # one surface at a time: the masked cells' values, never all grids at once
+        v_all = cell_values(name) if cell_values is not None else arrays[name].reshape(-1)[src_all]
+        vals = v_all[sel]
         ok = np.isfinite(vals)
         d, v = (dst, vals) if ok.all() else (dst[ok], vals[ok])
         cnt = np.bincount(d, minlength=n_dst)
         with np.errstate(invalid="ignore", divide="ignore"):
             val = (np.bincount(d, weights=v, minlength=n_dst) / cnt).astype("float32")
-        fill[near_ok] = flat[near_idx]
+        fill.fill(np.nan)
+        fill[near_pix] = v_all[near_pos]
         none = cnt == 0
         val[none] = fill[none]
         k = np.clip(val * 256.0, 1.0, 255.0)

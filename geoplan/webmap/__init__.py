@@ -226,17 +226,13 @@ def _planning(res: Any, lang: str) -> dict[str, Any]:
 def _surfaces(res: Any) -> dict[str, Any]:
     from geoplan.outputs.files import surface_overlays
 
-    # one warp for the grid, applied to every profile's surface
-    prepared = getattr(res, "prepared", None)
-    mask = getattr(prepared, "candidate_mask", None)
-    over = surface_overlays(
-        {str(p): a for p, a in res.surfaces.items()},
-        res.grid.transform,
-        res.grid.crs,
-        SCORE_COLORS,
-        mask=mask if mask is not None and mask.shape == (res.grid.height, res.grid.width) else None,
-    )
-    return {p: {"png": png, "bounds": bounds} for p, (png, bounds) in over.items()}
+    # one warp for the grid, applied to every profile's surface, one surface at a time
+    surfaces = res.surfaces
+    mask = getattr(getattr(res, "prepared", None), "candidate_mask", None)
+    if mask is not None and mask.shape != (res.grid.height, res.grid.width):
+        mask = None
+    over = surface_overlays(surfaces, res.grid.transform, res.grid.crs, SCORE_COLORS, mask=mask)
+    return {str(p): {"png": png, "bounds": bounds} for p, (png, bounds) in over.items()}
 
 
 def _result_row(row: pd.Series, crits: list[str]) -> dict[str, Any]:
