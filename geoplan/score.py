@@ -61,7 +61,7 @@ def transform_table(raw: np.ndarray, transforms: Sequence[Mapping[str, Any]]) ->
     s = np.empty((raw.shape[0], len(transforms)))
     for j, t in enumerate(transforms):
         s[:, j] = mcda.transform(raw[:, j], t)
-    np.nan_to_num(s, copy=False, nan=0.0)
+    np.copyto(s, 0.0, where=np.isnan(s))  # +-inf need no mapping: clipped to 1 and 0 below
     return np.clip(s, 0.0, 1.0, out=s)
 
 
