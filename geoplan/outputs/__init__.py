@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import json
 import logging
+import os
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -253,11 +254,14 @@ def write(
             raise
         cog_s.append(time.perf_counter() - t)
 
-    # the COGs are written in threads (GDAL releases the GIL while it builds overviews and
+    # the COGs are written in a thread (GDAL releases the GIL while it builds overviews and
     # compresses) while this thread builds the CSV, GeoPackage, map and report; each thread
     # writes its own staged file, so the bytes do not depend on the order they finish in
     t_all = time.perf_counter()
-    with staging(data_dir) as st, ThreadPoolExecutor(max_workers=2) as pool:
+    # one COG thread per core beyond this one (1 on 2 cores): more would take CPU from the
+    # map, which is the longer job, and hold more grids in memory
+    n_cog = min(2, max(1, (os.cpu_count() or 2) - 1))
+    with staging(data_dir) as st, ThreadPoolExecutor(max_workers=n_cog) as pool:
         jobs: list[Any] = []
 
         def submit(fn: Any, *args: Any, **kwargs: Any) -> None:
