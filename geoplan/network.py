@@ -30,6 +30,15 @@ if TYPE_CHECKING:  # networkx (12 MB) only when a graph is asked for; scipy when
     from scipy import sparse
     from scipy.spatial import cKDTree
 
+
+def _sparse() -> Any:
+    """scipy.sparse with csgraph, imported when a network is built (not by every run)."""
+    import scipy.sparse.csgraph  # noqa: F401  (makes ``sparse.csgraph`` available)
+    from scipy import sparse
+
+    return sparse
+
+
 __all__ = ["DEFAULT_SPEEDS_KPH", "Network", "build_network", "to_networkx", "travel_time_to"]
 
 #: Speed by layer (and OSM highway class) in km/h; assumptions, see docs/network.md.
@@ -64,26 +73,23 @@ class Network:
 
     def components(self) -> int:
         """Number of connected components (undirected)."""
-        from scipy import sparse
-
-        n, _ = sparse.csgraph.connected_components(self.matrix(), directed=False)
+        n, _ = _sparse().csgraph.connected_components(self.matrix(), directed=False)
         return int(n)
 
     def matrix(self, extra_nodes: int = 0) -> sparse.csr_matrix:
         """Symmetric sparse matrix of edge travel times (seconds), minimum over parallels."""
-        from scipy import sparse
 
         n = self.n_nodes + extra_nodes
         rows = np.concatenate([self.u, self.v])
         cols = np.concatenate([self.v, self.u])
         t = np.concatenate([self.time_s, self.time_s])
-        m = sparse.coo_matrix((t, (rows, cols)), shape=(n, n)).tocsr()
+        m = _sparse().coo_matrix((t, (rows, cols)), shape=(n, n)).tocsr()
         m.sum_duplicates()  # parallels would add up: keep the fastest instead
         order = np.lexsort((t, cols, rows))
         r, c, tt = rows[order], cols[order], t[order]
         first = np.ones(len(r), dtype=bool)
         first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
-        return sparse.csr_matrix((tt[first], (r[first], c[first])), shape=(n, n))
+        return _sparse().csr_matrix((tt[first], (r[first], c[first])), shape=(n, n))
 
 
 def build_network(
@@ -113,7 +119,6 @@ def build_network(
     -------
     Network
     """
-    from scipy import sparse
     from scipy.spatial import cKDTree
 
     speeds = {**DEFAULT_SPEEDS_KPH, **dict(speeds_kph or {})}
@@ -159,8 +164,8 @@ def build_network(
     tree = cKDTree(pts)
     pairs = tree.query_pairs(snap_m, output_type="ndarray")
     n = len(pts)
-    g = sparse.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-    _, label = sparse.csgraph.connected_components(g, directed=False)
+    g = _sparse().coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, label = _sparse().csgraph.connected_components(g, directed=False)
     node_xy = np.zeros((label.max() + 1, 2))
     np.add.at(node_xy, label, pts)
     node_xy /= np.bincount(label)[:, None]
@@ -219,8 +224,6 @@ def _times_from_targets(
     net: Network, targets_xy: np.ndarray, offnet_kph: float, barrier: shapely.Geometry | None
 ) -> tuple[np.ndarray, cKDTree]:
     """Seconds from every node to the nearest target: one Dijkstra from a virtual source."""
-    from scipy import sparse
-    from scipy.sparse.csgraph import dijkstra
     from scipy.spatial import cKDTree
 
     n = net.n_nodes
@@ -234,14 +237,14 @@ def _times_from_targets(
     base = net.matrix(extra_nodes=1).tocoo()
     cols = np.fromiter(best, dtype=np.int64, count=len(best))
     vals = np.maximum(np.fromiter(best.values(), dtype=float, count=len(best)), 1e-9)
-    m = sparse.csr_matrix(
+    m = _sparse().csr_matrix(
         (
             np.concatenate([base.data, vals]),
             (np.concatenate([base.row, np.full(len(cols), n)]), np.concatenate([base.col, cols])),
         ),
         shape=base.shape,
     )
-    dist = dijkstra(m, directed=True, indices=n)
+    dist = _sparse().csgraph.dijkstra(m, directed=True, indices=n)
     return dist[:n], tree
 
 

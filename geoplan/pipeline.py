@@ -35,9 +35,9 @@ from geoplan import layers as L
 from geoplan._errors import LayerValidationError, ScenarioError
 from geoplan._memory import available_bytes, estimate_bytes, fmt_bytes
 from geoplan.grid import Grid, make_grid
-from geoplan.results import Prepared, RawCriterion, RunResult
+from geoplan.results import Prepared, RawCriterion, RunResult, Surfaces
 from geoplan.scenario import BELT_NAMES, INLAND, Scenario, load_scenario
-from geoplan.score import ProfileScores, score_profile
+from geoplan.score import ProfileScores, score_cells, score_profile
 from geoplan.zones import grow_round_robin, place_names, zone_id
 
 __all__ = ["Session", "check", "prepare", "run"]
@@ -546,7 +546,7 @@ def _explain_columns(ps: ProfileScores, idx: np.ndarray | slice) -> dict[str, An
 
 @dataclasses.dataclass
 class _ProfileRun:
-    surface: np.ndarray
+    surface: np.ndarray  # (n,) float32: the candidate cells' scores (row-major)
     zone_rows: list[dict[str, Any]]
     zone_cells: dict[str, tuple[np.ndarray, np.ndarray]]
     site_rows: list[dict[str, Any]]
@@ -619,12 +619,17 @@ def _run_profile(
     prof = sc.profiles[pname]
     slope_cells = _slope_cells(prepared, sc, keys)
     grid = prepared.grid
-    cell_index = prepared.cell_index
-    ps = (engine.score_profile if engine is not None else score_profile)(
-        prof, prepared.table.cells(keys), sc.aggregation
-    )
+    raw = prepared.table.cells(keys)
+    if engine is not None:
+        ps = engine.score_profile(prof, raw, sc.aggregation)
+        score = ps.score
+    else:
+        # scores only, in row chunks; the explanation columns are worked out for the zone
+        # cells alone (the same per-row arithmetic, so the same values)
+        ps = None
+        score = score_cells(prof, raw, sc.aggregation)
     surface = np.full((grid.height, grid.width), np.nan, dtype="float32")
-    surface[prepared.candidate_mask] = ps.score
+    surface[prepared.candidate_mask] = score
     size = sc.candidates.size_classes[prof.zone_size]
     target_km2 = _target_area(size, grid.res, pname)
     zone_rows: list[dict[str, Any]] = []
@@ -639,9 +644,17 @@ def _run_profile(
         target_km2=target_km2,
         min_spacing_m=sc.candidates.min_spacing_km * 1000,
     )
+    values = surface[prepared.candidate_mask]
+    del surface
+    flat = np.flatnonzero(prepared.candidate_mask) if grown else None
     for belt, z in grown:
-        idx = cell_index[z.rows, z.cols]
-        cols = _explain_columns(ps, idx)
+        # the zone's rows in the criteria table (candidate cells in row-major order)
+        idx = np.searchsorted(flat, np.asarray(z.rows, dtype=np.int64) * grid.width + z.cols)
+        if ps is not None:
+            cols = _explain_columns(ps, idx)
+        else:
+            zs = score_profile(prof, {k: v[idx] for k, v in raw.items()}, sc.aggregation)
+            cols = _explain_columns(zs, slice(None))
         row = {k: float(np.mean(v)) for k, v in cols.items()}
         zid = zone_id(pname, belt, grid, z.seed)
         row.update(
@@ -649,7 +662,7 @@ def _run_profile(
             kind="zone",
             belt=belt,
             profile=pname,
-            score=float(np.mean(ps.score[idx])),
+            score=float(np.mean(score[idx])),
             min_score=z.min_score,
             area_km2=z.area_km2,
             size_class=_size_class_of(z.area_km2, sc),
@@ -680,7 +693,7 @@ def _run_profile(
                 geometry=sites.geometry.iloc[i],
             )
             site_rows.append(row)
-    return _ProfileRun(surface, zone_rows, zone_cells, site_rows)
+    return _ProfileRun(values, zone_rows, zone_cells, site_rows)
 
 
 def _name_zones(zones: gpd.GeoDataFrame, sc: Scenario, prepared: Prepared) -> gpd.GeoDataFrame:
@@ -967,7 +980,10 @@ class Session:
         res = RunResult(
             scenario=sc,
             prepared=prepared,
-            surfaces=surfaces,
+            # on-disk surfaces under a chunked engine; the candidate cells' values otherwise
+            surfaces=surfaces
+            if chunked is not None
+            else Surfaces(prepared.candidate_mask, surfaces),
             zones=gpd.GeoDataFrame(zones, geometry="geometry", crs=sc.crs),
             sites=gpd.GeoDataFrame(sites, geometry="geometry", crs=sc.crs),
             ranking=pd.DataFrame(both.drop(columns="geometry")),

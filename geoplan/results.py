@@ -11,7 +11,7 @@ files is :meth:`RunResult.write` (see :mod:`geoplan.outputs`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import pandas as pd
 from geoplan.grid import Grid
 from geoplan.scenario import Scenario
 
-__all__ = ["CriteriaTable", "Prepared", "RunResult"]
+__all__ = ["CriteriaTable", "Prepared", "RunResult", "Surfaces"]
 
 
 @dataclasses.dataclass
@@ -77,6 +77,42 @@ class Prepared:
         return idx
 
 
+class Surfaces(Mapping[str, np.ndarray]):
+    """Suitability per profile, kept as the candidate cells' values (a seventh of the grid).
+
+    Looking a profile up returns a new ``(h, w)`` float32 grid, NaN outside
+    the candidates; changing it changes nothing here. At 100 m the five
+    grids of a default run would hold 600 MB; the cell values 85 MB.
+
+    Examples
+    --------
+    >>> s = Surfaces(np.array([[True, False]]), {"p": np.array([0.5], dtype="float32")})
+    >>> s["p"].tolist()
+    [[0.5, nan]]
+    >>> list(s), s.cell_values("p").tolist()
+    (['p'], [0.5])
+    """
+
+    def __init__(self, mask: np.ndarray, values: Mapping[str, np.ndarray]) -> None:
+        self.mask = mask
+        self._values = dict(values)
+
+    def __getitem__(self, profile: str) -> np.ndarray:
+        out = np.full(self.mask.shape, np.nan, dtype=np.float32)
+        out[self.mask] = self._values[profile]
+        return out
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def cell_values(self, profile: str) -> np.ndarray:
+        """The (n,) float32 values of the candidate cells (row-major), without a grid."""
+        return self._values[profile]
+
+
 @dataclasses.dataclass
 class RunResult:
     """What a run produced, in memory.
@@ -87,8 +123,9 @@ class RunResult:
         The scenario as run.
     prepared : Prepared
         Layers, belts, exclusions, grid and the raw criteria table.
-    surfaces : dict of str to (h, w) float32 array
-        Suitability per profile on ``grid`` (NaN outside the candidates).
+    surfaces : mapping of str to (h, w) float32 array
+        Suitability per profile on ``grid`` (NaN outside the candidates); a
+        :class:`Surfaces` (each lookup builds the grid) or a dict.
     zones, sites : GeoDataFrame
         Ranked, phased zones and listed sites (EPSG:5179), one row per
         candidate and profile, with per criterion ``raw_*``, ``score_*``
@@ -105,7 +142,7 @@ class RunResult:
 
     scenario: Scenario
     prepared: Prepared
-    surfaces: dict[str, np.ndarray]
+    surfaces: Mapping[str, np.ndarray]
     zones: gpd.GeoDataFrame
     sites: gpd.GeoDataFrame
     ranking: pd.DataFrame

@@ -29,6 +29,7 @@ __all__ = [
     "constraint_fail",
     "contributions",
     "owa_matrices",
+    "score_cells",
     "score_profile",
     "transform_table",
 ]
@@ -60,7 +61,7 @@ def transform_table(raw: np.ndarray, transforms: Sequence[Mapping[str, Any]]) ->
     s = np.empty((raw.shape[0], len(transforms)))
     for j, t in enumerate(transforms):
         s[:, j] = mcda.transform(raw[:, j], t)
-    np.nan_to_num(s, copy=False, nan=0.0)
+    np.copyto(s, 0.0, where=np.isnan(s))  # +-inf need no mapping: clipped to 1 and 0 below
     return np.clip(s, 0.0, 1.0, out=s)
 
 
@@ -192,3 +193,33 @@ def score_profile(
     fail = constraint_fail(r, [pc.min_value for pc in profile.criteria])
     score = np.where(fail, np.nan, score)
     return ProfileScores(profile.name, names, r, s, w, contrib, score)
+
+
+def score_cells(
+    profile: Any, raw: Mapping[str, np.ndarray], aggregation: Any, *, chunk: int = 1 << 18
+) -> np.ndarray:
+    """The scores of :func:`score_profile` alone, computed ``chunk`` rows at a time.
+
+    Every operation of a weighted sum is per row, so the values are those of
+    :func:`score_profile` bit for bit, while memory stays at a few
+    chunk-sized temporaries instead of three (n, k) tables. OWA is scored in
+    one piece (its matrix products are not split).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> prof = NS(name="p", weights=np.array([0.5, 0.5]), criteria=[
+    ...     NS(criterion="a", transform={"type": "linear", "low": 0, "high": 10}, min_value=None),
+    ...     NS(criterion="b", transform={"type": "linear", "low": 0, "high": 10}, min_value=None)])
+    >>> raw = {"a": np.array([0.0, 10.0, 5.0]), "b": np.array([10.0, 10.0, 0.0])}
+    >>> score_cells(prof, raw, NS(method="weighted_sum", order_weights=None), chunk=2).tolist()
+    [0.5, 1.0, 0.25]
+    """
+    n = len(next(iter(raw.values()))) if raw else 0
+    if aggregation.method != "weighted_sum" or n <= chunk:
+        return score_profile(profile, raw, aggregation).score
+    out = np.empty(n)
+    for a in range(0, n, chunk):
+        part = {k: v[a : a + chunk] for k, v in raw.items()}
+        out[a : a + chunk] = score_profile(profile, part, aggregation).score
+    return out

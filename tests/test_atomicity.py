@@ -120,7 +120,8 @@ def test_failure_after_some_geotiffs(res, folder, monkeypatch):
     monkeypatch.setattr(files, "write_cog", second_fails)
     with pytest.raises(OSError):
         res.write(folder)
-    assert len(calls) == 2
+    # COGs are written one or two at a time: after the failure no further one is started
+    assert len(calls) in (2, 3)
     assert _tree(folder) == before
     assert _leftovers(folder) == []
 

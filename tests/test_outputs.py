@@ -130,3 +130,79 @@ def test_export_rewrites_one_output_from_run(fast_run, tmp_path):
     ]  # the run's own record is not rewritten
     bad = CliRunner().invoke(main, ["export", "csv", "--run", str(tmp_path / "nope")])
     assert bad.exit_code == 2
+
+
+def _decode_png(uri: str) -> tuple[np.ndarray, np.ndarray]:
+    """(palette indices, RGBA lookup) of a data-URI PNG, decoded by Pillow (independent reader)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert im.mode == "P"
+    rgba = np.asarray(im.convert("RGBA"))
+    return np.asarray(im), rgba
+
+
+def test_png_palette_round_trips_through_pillow():
+    rng = np.random.default_rng(1)
+    idx = rng.integers(0, 4, size=(7, 5)).astype("uint8")
+    pal = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]], dtype="uint8")
+    alpha = np.array([0, 255, 128, 255], dtype="uint8")
+    png = export.png_palette(idx, pal, alpha)
+    import base64
+
+    got, rgba = _decode_png("data:image/png;base64," + base64.b64encode(png).decode())
+    assert np.array_equal(got, idx)
+    assert np.array_equal(rgba[..., :3], pal[idx])
+    assert np.array_equal(rgba[..., 3], alpha[idx])
+    assert export.png_palette(idx, pal, alpha) == png  # same pixels, same bytes
+
+
+def test_surface_overlays_agree_with_gdal_average_warp():
+    """One shared warp for several surfaces vs rasterio/GDAL's average reprojection of each."""
+    from affine import Affine
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    h, w, res = 300, 260, 2000.0
+    tr = Affine(res, 0, 900_000.0, 0, -res, 2_100_000.0)
+    yy, xx = np.mgrid[0:h, 0:w]
+    mask = (xx - 130) ** 2 / 120**2 + (yy - 150) ** 2 / 140**2 < 1  # an ellipse of candidates
+    a = np.where(mask, xx / w, np.nan).astype("float32")
+    b = np.where(mask, 1 - yy / h, np.nan).astype("float32")
+    colors = ["#000000", "#ffffff"]  # grey ramp: the red channel is the colour index
+    out = export.surface_overlays({"a": a, "b": b}, tr, "EPSG:5179", colors, max_px=200)
+    assert out["a"][1] == out["b"][1]
+    from geoplan.results import Surfaces
+
+    compact = Surfaces(mask, {"a": a[mask], "b": b[mask]})  # what a run holds
+    assert export.surface_overlays(compact, tr, "EPSG:5179", colors, max_px=200) == out
+    dst_t, dw, dh = calculate_default_transform(
+        "EPSG:5179",
+        "EPSG:3857",
+        w,
+        h,
+        left=tr.c,
+        bottom=tr.f - res * h,
+        right=tr.c + res * w,
+        top=tr.f,
+    )
+    s = max(dw, dh) / 200.0
+    dw, dh = int(dw / s), int(dh / s)
+    dst_t = dst_t @ dst_t.scale(s, s)
+    for name, arr in (("a", a), ("b", b)):
+        ref = np.full((dh, dw), np.nan, dtype="float32")
+        reproject(arr, ref, src_transform=tr, src_crs="EPSG:5179", dst_transform=dst_t,
+                  dst_crs="EPSG:3857", src_nodata=np.nan, dst_nodata=np.nan,
+                  resampling=Resampling.average)  # fmt: skip
+        idx, rgba = _decode_png(out[name][0])
+        assert idx.shape == (dh, dw)
+        drawn = rgba[..., 3] > 0
+        assert np.all(rgba[..., 3][drawn] == 217)  # 85 % opaque
+        assert (drawn == np.isfinite(ref)).mean() > 0.99
+        both = drawn & np.isfinite(ref)
+        diff = np.abs(rgba[..., 0][both] / 255.0 - ref[both])
+        assert diff.mean() < 0.01 and diff.max() < 0.05
+    (south, west), (north, east) = out["a"][1]
+    assert 120 < west < east < 135 and 30 < south < north < 45

@@ -13,10 +13,13 @@ handed a finished result.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
+import os
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -147,15 +150,21 @@ def _gpkg_layers(res: Any, lang: str) -> dict[str, Any]:
     return layers
 
 
-def robustness_cogs(res: Any, st: Any, folder: Path) -> dict[str, Path]:
-    """Stage one COG per profile of the share of weight draws a cell is in its belt's top 5 %."""
+def robustness_cogs(res: Any, st: Any, folder: Path, submit: Any = None) -> dict[str, Path]:
+    """Stage one COG per profile of the share of weight draws a cell is in its belt's top 5 %.
+
+    ``submit(fn, *args, **kwargs)`` runs a write (default: at once; :func:`write`
+    passes its thread pool's).
+    """
     from geoplan import __version__
 
+    submit = submit or (lambda fn, *a, **k: fn(*a, **k))
     written: dict[str, Path] = {}
     rob = res.robustness or {}
     for pname, surf in (getattr(res.sensitivity, "cell_share", None) or {}).items():
         target = folder / f"robustness_{safe_name(pname, fallback='profile')}.tif"
-        files.write_cog(
+        submit(
+            files.write_cog,
             st.path(target, folder),
             surf,
             res.grid.transform,
@@ -230,26 +239,54 @@ def write(
 
         return _T()
 
-    with staging(data_dir) as st:
+    cog_s: list[float] = []
+    failed: list[BaseException] = []
+
+    def cog(path: Path, array: Any, *args: Any, **kwargs: Any) -> None:
+        if failed:  # one write failed: the run fails, write no more
+            return
+        t = time.perf_counter()
+        try:
+            # a grid is built in the thread that writes it: one grid per thread in memory
+            files.write_cog(path, array() if callable(array) else array, *args, **kwargs)
+        except BaseException as exc:
+            failed.append(exc)
+            raise
+        cog_s.append(time.perf_counter() - t)
+
+    # the COGs are written in a thread (GDAL releases the GIL while it builds overviews and
+    # compresses) while this thread builds the CSV, GeoPackage, map and report; each thread
+    # writes its own staged file, so the bytes do not depend on the order they finish in
+    t_all = time.perf_counter()
+    # one COG thread per core beyond this one (1 on 2 cores): more would take CPU from the
+    # map, which is the longer job, and hold more grids in memory
+    n_cog = min(2, max(1, (os.cpu_count() or 2) - 1))
+    with staging(data_dir) as st, ThreadPoolExecutor(max_workers=n_cog) as pool:
+        jobs: list[Any] = []
+
+        def submit(fn: Any, *args: Any, **kwargs: Any) -> None:
+            jobs.append(pool.submit(cog if fn is files.write_cog else fn, *args, **kwargs))
+
         if "geotiff" in kinds:
-            with timed("write GeoTIFF"):
-                for pname, surf in res.surfaces.items():
-                    target = data_dir / f"suitability_{safe_name(pname, fallback='profile')}.tif"
-                    files.write_cog(
-                        st.path(target, data_dir),
-                        surf,
-                        res.grid.transform,
-                        res.grid.crs,
-                        description=f"suitability {pname} (0-1)",
-                        tags={
-                            "scenario": sc.name,
-                            "profile": pname,
-                            "geoplan_version": __version__,
-                            "resolution_m": str(res.grid.res),
-                        },
-                    )
-                    written[f"geotiff:{pname}"] = target
-                written.update(robustness_cogs(res, st, data_dir))
+            for pname in res.surfaces:
+                surf = functools.partial(_nodata_grid, res.surfaces, pname, _NODATA)
+                target = data_dir / f"suitability_{safe_name(pname, fallback='profile')}.tif"
+                submit(
+                    files.write_cog,
+                    st.path(target, data_dir),
+                    surf,
+                    res.grid.transform,
+                    res.grid.crs,
+                    description=f"suitability {pname} (0-1)",
+                    tags={
+                        "scenario": sc.name,
+                        "profile": pname,
+                        "geoplan_version": __version__,
+                        "resolution_m": str(res.grid.res),
+                    },
+                )
+                written[f"geotiff:{pname}"] = target
+            written.update(robustness_cogs(res, st, data_dir, submit))
         if "csv" in kinds:
             with timed("write ranking.csv"):
                 target = data_dir / "ranking.csv"
@@ -276,6 +313,13 @@ def write(
                 target = data_dir / "report.html"
                 files.write_text(st.path(target, data_dir), report.render_report(res, lang=lang))
                 written["report"] = target
+        if jobs:
+            t = time.perf_counter()
+            for job in jobs:  # in submission order; the first failure is raised
+                job.result()
+            timings["write GeoTIFF"] = round(sum(cog_s), 3)
+            timings["write GeoTIFF (waited)"] = round(time.perf_counter() - t, 3)
+        timings["write (all)"] = round(time.perf_counter() - t_all, 3)
         if run_record:
             rec = record(res, lang)
             rec["timings_s"] = {**rec["timings_s"], **timings}
@@ -286,6 +330,22 @@ def write(
         st.publish()
     res.timings.update(timings)
     return written
+
+
+_NODATA = -9999.0
+
+
+def _nodata_grid(surfaces: Any, pname: str, nodata: float) -> Any:
+    """A profile's surface as a float32 grid with ``nodata`` for NaN, built once (no copies)."""
+    import numpy as np
+
+    cell_values = getattr(surfaces, "cell_values", None)
+    if cell_values is None:
+        return surfaces[pname]
+    v = cell_values(pname)
+    out = np.full(surfaces.mask.shape, nodata, dtype=np.float32)
+    out[surfaces.mask] = np.where(np.isfinite(v), v, np.float32(nodata))
+    return out
 
 
 def _rel(p: Path, base: Path) -> str:

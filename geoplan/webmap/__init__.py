@@ -240,17 +240,25 @@ def _planning(res: Any, lang: str) -> dict[str, Any]:
 
 
 def _surfaces(res: Any) -> dict[str, Any]:
-    from geoplan.outputs.files import surface_overlay
+    from geoplan.outputs.files import surface_overlays
 
-    out = {}
-    for profile, arr in res.surfaces.items():
-        transform = res.grid.transform
-        if hasattr(arr, "overview"):  # an on-disk surface (engines/dask.py): a block mean
-            arr, f = arr.overview(2400)
-            transform = transform * transform.scale(f, f)
-        png, bounds = surface_overlay(arr, transform, res.grid.crs, SCORE_COLORS)
-        out[str(profile)] = {"png": png, "bounds": bounds}
-    return out
+    # one warp for the grid, applied to every profile's surface, one surface at a time
+    surfaces = res.surfaces
+    transform = res.grid.transform
+    mask = getattr(getattr(res, "prepared", None), "candidate_mask", None)
+    if mask is not None and mask.shape != (res.grid.height, res.grid.width):
+        mask = None
+    if not hasattr(surfaces, "cell_values") and any(
+        hasattr(a, "overview") for a in surfaces.values()
+    ):
+        # on-disk surfaces (engines/dask.py): block means read window by window
+        means = {}
+        for p, arr in surfaces.items():
+            means[p], f = arr.overview(2400)
+        transform = transform * transform.scale(f, f)
+        surfaces, mask = means, None
+    over = surface_overlays(surfaces, transform, res.grid.crs, SCORE_COLORS, mask=mask)
+    return {str(p): {"png": png, "bounds": bounds} for p, (png, bounds) in over.items()}
 
 
 def _result_row(row: pd.Series, crits: list[str]) -> dict[str, Any]:
