@@ -268,6 +268,10 @@ def png_palette(index: np.ndarray, palette: np.ndarray, alpha: np.ndarray, level
     )
 
 
+#: Palette entries of a surface picture: index 0 transparent, 1.._STEPS-1 score 0..1.
+_STEPS = 64
+
+
 def surface_overlays(
     arrays: Mapping[str, np.ndarray],
     transform: Any,
@@ -275,7 +279,7 @@ def surface_overlays(
     colors: list[str],
     *,
     mask: np.ndarray | None = None,
-    max_px: int = 1200,
+    max_px: int = 1000,
 ) -> dict[str, tuple[str, list[list[float]]]]:
     """Colour 0..1 surfaces of one grid and reproject them to Web Mercator for Leaflet overlays.
 
@@ -286,10 +290,10 @@ def surface_overlays(
     the pixel's centre. Coordinates are projected exactly on a lattice every
     32 pixels and interpolated bilinearly in between (as GDAL's approximate
     transformer does; far below a pixel here). Pixels are coloured from a
-    256-step ramp through ``colors`` (the lowest step shares the next one's
-    colour, to keep index 0 for "no data"), 85 % opaque, and written as an
-    indexed-colour PNG. Reprojecting keeps the picture aligned with the vector
-    layers (Leaflet stretches an image linearly in Web Mercator).
+    63-step ramp through ``colors`` (to the nearest step; index 0 is "no
+    data"), 85 % opaque, and written as an indexed-colour PNG (zlib level 9).
+    Reprojecting keeps the picture aligned with the vector layers (Leaflet
+    stretches an image linearly in Web Mercator).
 
     Parameters
     ----------
@@ -383,9 +387,11 @@ def surface_overlays(
     near_pos = k[hit]
     del near, k, hit, near_ok
 
-    lut = _ramp(colors, 256)
-    palette = np.vstack([np.zeros((1, 3), dtype="uint8"), lut[1:]])
-    alpha = np.full(256, round(0.85 * 255), dtype="uint8")
+    # 63 colour steps (index 0: no data): a sixty-third of the score range per step is finer
+    # than the eye reads on a map, and the pictures (the largest part of the page) halve
+    lut = _ramp(colors, _STEPS - 1)
+    palette = np.vstack([np.zeros((1, 3), dtype="uint8"), lut])
+    alpha = np.full(_STEPS, round(0.85 * 255), dtype="uint8")
     alpha[0] = 0
     to_wgs = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
     x0, y1 = dst_t.c, dst_t.f
@@ -409,9 +415,9 @@ def surface_overlays(
         fill[near_pix] = v_all[near_pos]
         none = cnt == 0
         val[none] = fill[none]
-        k = np.clip(val * 256.0, 1.0, 255.0)
+        k = 1.0 + np.rint(np.clip(val, 0.0, 1.0) * (_STEPS - 2))
         index = np.nan_to_num(k, nan=0.0, copy=False).astype("uint8").reshape(dh, dw)
-        png = png_palette(index, palette, alpha)
+        png = png_palette(index, palette, alpha, level=9)
         out[name] = ("data:image/png;base64," + base64.b64encode(png).decode("ascii"), bounds)
     return out
 

@@ -185,7 +185,15 @@ def _basemap(res: Any, lang: str) -> dict[str, Any]:
         ("provinces", "basemap_provinces", 600.0),
     ):
         if name in layers and len(layers[name]):
-            g = _wgs84(layers[name], simplify_m=simplify_m, precision=3)
+            lay = layers[name]
+            if key == "provinces" and "iso_a3" in layers["boundaries"].columns:
+                # the peninsula's provinces only: neighbours' are context the page need not carry
+                b = layers["boundaries"]
+                korea = b[b["iso_a3"].isin(["PRK", "KOR"])].to_crs(lay.crs)
+                if len(korea):
+                    lay = lay.clip(korea.union_all().buffer(2_000.0))
+                    lay = lay[~lay.geometry.is_empty]
+            g = _wgs84(lay, simplify_m=simplify_m, precision=3)
             out[key] = _fc(g, [{} for _ in range(len(g))])
     if "coastline" in layers:
         gc = _wgs84(layers["coastline"], simplify_m=400.0, precision=4)
