@@ -360,11 +360,16 @@ def place_names(
     >>> [p.text() for p in pn]
     ['Nampo', '11 km SE of Nampo']
     """
-    from scipy.spatial import cKDTree
-
     if len(place_xy) == 0:
         raise ValueError("place_names: no places to name zones after")
-    d, j = cKDTree(place_xy).query(xy, k=1)
+    # tens of zones by hundreds of places: a direct nearest (lowest index on ties)
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    place_xy = np.asarray(place_xy, dtype=float)
+    dx = xy[:, 0, None] - place_xy[None, :, 0]
+    dy = xy[:, 1, None] - place_xy[None, :, 1]
+    d2 = dx * dx + dy * dy
+    j = np.argmin(d2, axis=1)
+    d = np.sqrt(d2[np.arange(len(xy)), j])
     out = []
     for (x, y), dist, k in zip(xy, d, j, strict=True):  # pragma: no mutate (same lengths)
         px, py = place_xy[k]

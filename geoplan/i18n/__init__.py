@@ -50,7 +50,9 @@ def catalogue() -> dict[str, dict[str, str]]:
         f = root.joinpath(name)
         if not f.is_file():
             continue
-        data = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+        # the package's own files: libyaml's parser where present (same result, 10x faster)
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load(f.read_text(encoding="utf-8"), Loader=loader) or {}
         for key, entry in data.items():
             if key in out:
                 raise ValueError(f"geoplan/i18n/{name}: key '{key}' is defined twice")

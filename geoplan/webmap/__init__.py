@@ -191,7 +191,7 @@ def _basemap(res: Any, lang: str) -> dict[str, Any]:
                 b = layers["boundaries"]
                 korea = b[b["iso_a3"].isin(["PRK", "KOR"])].to_crs(lay.crs)
                 if len(korea):
-                    lay = lay.clip(korea.union_all().buffer(2_000.0))
+                    lay = lay.clip(korea.union_all().simplify(500.0).buffer(2_000.0, quad_segs=2))
                     lay = lay[~lay.geometry.is_empty]
             g = _wgs84(lay, simplify_m=simplify_m, precision=3)
             out[key] = _fc(g, [{} for _ in range(len(g))])
