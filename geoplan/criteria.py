@@ -171,7 +171,7 @@ def _bucket_side(segs: np.ndarray, tol: float) -> float | None:
     mean = float(length[lines].mean())
     if mean < 2.0 * tol:  # pieces shorter than a cell: many per bucket
         return None
-    return float(np.clip(4.0 * mean, 8.0 * tol, 64.0 * tol))
+    return float(np.clip(4.0 * mean, 8.0 * tol, 64.0 * tol))  # pragma: no mutate
 
 
 def _buckets(xy: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -203,7 +203,7 @@ def _buckets(xy: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray, np.nd
             lookup[keys(lo, min(n, lo + block))] = 1
         used = np.flatnonzero(lookup)
         lookup[used] = np.arange(len(used))
-        bucket = np.empty(n, dtype=np.int32 if len(used) < 2**31 else np.int64)
+        bucket = np.empty(n, dtype=np.int32 if len(used) < 2**31 else np.int64)  # pragma: no mutate
         for lo in range(0, n, block):
             hi = min(n, lo + block)
             bucket[lo:hi] = lookup[keys(lo, hi)]
@@ -243,7 +243,7 @@ def _distance_segments(
     centres = shapely.points(cx, cy)
     (_, _), dc = tree.query_nearest(centres, return_distance=True, all_matches=False)
     reach = dc + side * math.sqrt(2.0)
-    reach += 1e-9 * (reach + abs(cx) + abs(cy)) + 1e-6 * side  # round-off margin
+    reach += 1e-9 * (reach + abs(cx) + abs(cy)) + 1e-6 * side  # pragma: no mutate; round-off margin
     bi, si = tree.query(centres, predicate="dwithin", distance=reach)
     # each square's pieces nearest first: a piece whose lower bound (its distance from the
     # centre less the point's) exceeds the best distance so far cannot be nearer
@@ -266,7 +266,7 @@ def _distance_segments(
     inv = np.divide(1.0, l2, out=np.zeros_like(l2), where=l2 > 0)
     points_only = not (l2 > 0).any()
     slack = 1e-6 * side  # round-off in the bounds; never prunes a piece that could be nearer
-    block = 1 << 16
+    block = 1 << 16  # pragma: no mutate (block size: speed only)
     for lo in range(0, n, block):
         hi = min(n, lo + block)
         b = bucket[lo:hi]
@@ -282,9 +282,10 @@ def _distance_segments(
                 low -= slack
                 np.maximum(low, 0.0, out=low)
                 low *= low
-                sel = np.flatnonzero(low <= best)
+                sel = np.flatnonzero(low <= best)  # pragma: no mutate (tie: same distance)
                 if not len(sel):
-                    break  # bounds grow with k: no later piece can be nearer either
+                    # bounds grow with k: no later piece can be nearer either
+                    break  # pragma: no mutate
                 bb, qx, qy = b[sel], px[sel], py[sel]
             s = piece[bb, k]
             ex = qx - ax[s]
@@ -321,7 +322,7 @@ def _piece_d2(
     dot = ex * dx + ey * dy
     cross = ex * dy - ey * dx
     d2 = cross * cross * inv
-    before = np.flatnonzero(dot <= 0.0)
+    before = np.flatnonzero(dot <= 0.0)  # pragma: no mutate (dot 0: same point)
     if len(before):
         d2[before] = ex[before] ** 2 + ey[before] ** 2
     past = np.flatnonzero(dot >= l2)
@@ -424,7 +425,7 @@ def population_within(
     half = side * math.sqrt(0.5)
     whole = np.zeros(len(cx))
     gravity = mode == "gravity"
-    for (px, py), p in zip(pxy, pop, strict=True):
+    for (px, py), p in zip(pxy, pop, strict=True):  # pragma: no mutate (same lengths)
         dc = np.hypot(cx - px, cy - py)
         edge = np.flatnonzero((dc - half <= radius_m) & ((dc + half > radius_m) | gravity))
         if not gravity:

@@ -56,12 +56,21 @@ for _m in [m for m in sys.modules if m == "geoplan" or m.startswith("geoplan.")]
 
 #: Which fast tests cover which engine module.
 TESTS = {
-    "geoplan/criteria.py": ["tests/test_criteria_oracle.py", "tests/test_criteria_edges.py"],
+    "geoplan/criteria.py": [
+        "tests/test_criteria_oracle.py",
+        "tests/test_criteria_edges.py",
+        "tests/test_distance_grid_path.py",
+    ],
     "geoplan/mcda.py": ["tests/test_scoring_oracle.py", "tests/test_mcda.py"],
     "geoplan/score.py": ["tests/test_scoring_oracle.py"],
     "geoplan/zones.py": ["tests/test_zones_oracle.py", "tests/test_zones_edges.py"],
     "geoplan/prioritize.py": ["tests/test_prioritize_oracle.py"],
 }
+#: Slow tests left out of the per-mutant run (they run in the suite).
+DESELECT = [
+    "--deselect",
+    "tests/test_distance_grid_path.py::test_densely_sampled_lines_fall_back_within_the_tolerance",
+]
 ALL = sorted({t for ts in TESTS.values() for t in ts if (ROOT / t).is_file()})
 PRISTINE = {m: (ROOT / m).read_text() for m in TESTS}
 TIMEOUT_S = int(os.environ.get("MUTATION_TIMEOUT_S", "30"))
@@ -93,7 +102,7 @@ def main() -> None:
                 resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
                 os.dup2(log.fileno(), 1)
                 os.dup2(log.fileno(), 2)
-                rc = pytest.main(["-x", "-q", "-p", "no:cacheprovider", *tests])
+                rc = pytest.main(["-x", "-q", "-p", "no:cacheprovider", *DESELECT, *tests])
                 sys.stdout.flush()
                 os._exit(int(rc))
             _, status = os.waitpid(pid, 0)
