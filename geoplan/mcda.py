@@ -240,7 +240,7 @@ def topsis(
     x = np.asarray(matrix, dtype=float)
     w = np.asarray(weights, dtype=float)
     norm = np.sqrt((x**2).sum(axis=0))
-    norm[norm == 0] = 1.0
+    norm[norm == 0] = 1.0  # pragma: no mutate
     v = x / norm * w
     b = np.asarray(benefit, dtype=bool)
     ideal = np.where(b, v.max(axis=0), v.min(axis=0))

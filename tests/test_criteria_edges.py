@@ -372,3 +372,39 @@ def test_public_functions_take_their_parameters_by_name(towns):
     spec = _spec("distance_to")
     got = criteria.evaluate(xy=xy, spec=spec, layers={"towns": towns}, tolerance_m=None, crs=CRS)
     np.testing.assert_allclose(got, [3_000.0])
+
+
+def test_distance_to_exact_path_gives_one_distance_per_candidate_on_ties():
+    """A candidate equidistant from two features still gets one distance (shapely oracle)."""
+    layer = gpd.GeoDataFrame(
+        geometry=[shapely.Point(1000.0, 0.0), shapely.Point(-1000.0, 0.0), shapely.Point(0, 5e3)],
+        crs="EPSG:5179",
+    )
+    xy = np.array([[0.0, 0.0], [0.0, 2500.0], [10.0, -20.0]])
+    got = criteria.distance_to(xy, layer)
+    want = [min(shapely.Point(x, y).distance(g) for g in layer.geometry) for x, y in xy]
+    assert got.shape == (3,)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+
+
+def test_densified_path_with_eastings_larger_than_northings():
+    """The k-d path (pieces shorter than the tolerance) keeps x and y apart wherever x > y."""
+    t = np.linspace(0.0, 2000.0, 2001)  # 1 m pieces: far below 2 x the tolerance
+    line = shapely.LineString(np.column_stack([3.0e6 + t, 1.0e5 + 0.5 * t]))
+    layer = gpd.GeoDataFrame(geometry=[line], crs="EPSG:5179")
+    xy = np.array([[3.0e6 + 500.0, 1.0e5 + 900.0], [3.0e6 - 300.0, 1.0e5 - 400.0]])
+    tol = 50.0
+    got = criteria.distance_to(xy, layer, tolerance_m=tol)
+    want = np.array([shapely.Point(x, y).distance(line) for x, y in xy])
+    assert np.all(got >= want - 1e-6) and np.all(got <= want + tol)
+
+
+def test_population_within_a_zero_radius_counts_nobody():
+    """Called directly with radius 0 (the scenario check refuses it): zeros, not an error."""
+    towns = gpd.GeoDataFrame(
+        {"population": [1000.0, 50.0]},
+        geometry=[shapely.Point(0.0, 0.0), shapely.Point(10.0, 0.0)],
+        crs="EPSG:5179",
+    )
+    got = criteria.population_within(np.array([[0.0, 0.0], [5.0, 0.0]]), towns, radius_m=0.0)
+    assert got.tolist() == [0.0, 0.0]
