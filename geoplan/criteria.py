@@ -197,7 +197,7 @@ def _buckets(xy: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray, np.nd
         ky += kx
         return ky.astype(np.int64)
 
-    if nbx * nby <= max(4 * n, 1 << 20):
+    if nbx * nby <= max(4 * n, 1 << 20):  # pragma: no mutate
         lookup = np.zeros(nbx * nby, dtype=np.int64)
         for lo in range(0, n, block):
             lookup[keys(lo, min(n, lo + block))] = 1

@@ -408,3 +408,27 @@ def test_population_within_a_zero_radius_counts_nobody():
     )
     got = criteria.population_within(np.array([[0.0, 0.0], [5.0, 0.0]]), towns, radius_m=0.0)
     assert got.tolist() == [0.0, 0.0]
+
+
+def test_densified_path_answers_beyond_the_saturation_distance():
+    """Candidates farther than ``saturate_m`` still get a distance (from coarser vertices)."""
+    t = np.linspace(0.0, 2000.0, 2001)
+    line = shapely.LineString(np.column_stack([1.0e6 + t, 2.0e6 + 0.25 * t]))
+    layer = gpd.GeoDataFrame(geometry=[line], crs="EPSG:5179")
+    xy = np.array([[1.0e6 + 800.0, 2.0e6 + 3000.0], [1.0e6 + 100.0, 2.0e6 + 60.0]])
+    tol, sat = 5.0, 500.0
+    got = criteria.distance_to(xy, layer, tolerance_m=tol, saturate_m=sat)
+    want = np.array([shapely.Point(x, y).distance(line) for x, y in xy])
+    assert np.all(np.isfinite(got))
+    assert np.all(got >= want - 1e-6) and np.all(got <= want + sat / 40.0 + tol)
+
+
+def test_nearest_attribute_of_two_points_takes_the_nearer_ones_value():
+    pts = gpd.GeoDataFrame(
+        {"capacity": [10.0, 99.0]},
+        geometry=[shapely.Point(0.0, 0.0), shapely.Point(5000.0, 0.0)],
+        crs="EPSG:5179",
+    )
+    xy = np.array([[100.0, 0.0], [4900.0, 10.0], [2600.0, 0.0]])
+    got = criteria.nearest_attribute(xy, pts, field="capacity")
+    assert got.tolist() == [10.0, 99.0, 99.0]
