@@ -677,23 +677,29 @@ def _run_profile(
     site_rows: list[dict[str, Any]] = []
     if len(prepared.site_xy):
         ss = score_profile(prof, prepared.table.sites(keys), sc.aggregation)
-        cols = _explain_columns(ss, slice(None))
-        sites = prepared.sites
-        for i in range(len(sites)):
-            row = {k: (v[i] if np.ndim(v) else v) for k, v in cols.items()}
-            row.update(
-                zone_id=f"S-{pname}-{int(sites['site_index'].iloc[i]) + 1:03d}",
-                name=sites["name"].iloc[i],
-                name_ko=sites["name_ko"].iloc[i],
-                kind="site",
-                belt=sites["belt"].iloc[i],
-                profile=pname,
-                score=float(ss.score[i]),
-                area_km2=float(sites["area_km2"].iloc[i]),
-                geometry=sites.geometry.iloc[i],
-            )
-            site_rows.append(row)
+        site_rows = _site_rows(ss, prepared.sites, pname)
     return _ProfileRun(values, zone_rows, zone_cells, site_rows)
+
+
+def _site_rows(ss: Any, sites: gpd.GeoDataFrame, pname: str) -> list[dict[str, Any]]:
+    """One row per listed site of a profile: its explanation columns, score and identity."""
+    cols = _explain_columns(ss, slice(None))
+    rows = []
+    for i in range(len(sites)):
+        row = {k: (v[i] if np.ndim(v) else v) for k, v in cols.items()}
+        row.update(
+            zone_id=f"S-{pname}-{int(sites['site_index'].iloc[i]) + 1:03d}",
+            name=sites["name"].iloc[i],
+            name_ko=sites["name_ko"].iloc[i],
+            kind="site",
+            belt=sites["belt"].iloc[i],
+            profile=pname,
+            score=float(ss.score[i]),
+            area_km2=float(sites["area_km2"].iloc[i]),
+            geometry=sites.geometry.iloc[i],
+        )
+        rows.append(row)
+    return rows
 
 
 def _name_zones(zones: gpd.GeoDataFrame, sc: Scenario, prepared: Prepared) -> gpd.GeoDataFrame:

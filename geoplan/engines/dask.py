@@ -921,7 +921,7 @@ class DaskEngine:
     def _site_rows(self, prepared, sc, pname) -> list[dict[str, Any]]:
         """Site rows as :func:`geoplan.pipeline._run_profile` makes them."""
         from geoplan import criteria as C
-        from geoplan.pipeline import _explain_columns
+        from geoplan.pipeline import _site_rows
         from geoplan.score import score_profile
 
         prof = sc.profiles[pname]
@@ -934,21 +934,4 @@ class DaskEngine:
             for pc in prof.criteria
         }
         ss = score_profile(prof, raw, sc.aggregation)
-        cols = _explain_columns(ss, slice(None))
-        sites = prepared.sites
-        rows = []
-        for i in range(len(sites)):
-            row = {k: (v[i] if np.ndim(v) else v) for k, v in cols.items()}
-            row.update(
-                zone_id=f"S-{pname}-{int(sites['site_index'].iloc[i]) + 1:03d}",
-                name=sites["name"].iloc[i],
-                name_ko=sites["name_ko"].iloc[i],
-                kind="site",
-                belt=sites["belt"].iloc[i],
-                profile=pname,
-                score=float(ss.score[i]),
-                area_km2=float(sites["area_km2"].iloc[i]),
-                geometry=sites.geometry.iloc[i],
-            )
-            rows.append(row)
-        return rows
+        return _site_rows(ss, prepared.sites, pname)
