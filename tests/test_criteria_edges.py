@@ -432,3 +432,13 @@ def test_nearest_attribute_of_two_points_takes_the_nearer_ones_value():
     xy = np.array([[100.0, 0.0], [4900.0, 10.0], [2600.0, 0.0]])
     got = criteria.nearest_attribute(xy, pts, field="capacity")
     assert got.tolist() == [10.0, 99.0, 99.0]
+
+
+def test_count_within_default_radius_is_20_km():
+    """The default counts features within 20 km: 19,999.5 m in, 20,000.5 m out (shapely oracle)."""
+    feats = gpd.GeoDataFrame(
+        geometry=[shapely.Point(19_999.5, 0.0), shapely.Point(0.0, 20_000.5)], crs="EPSG:5179"
+    )
+    got = criteria.count_within(np.array([[0.0, 0.0]]), feats)
+    want = sum(shapely.Point(0, 0).distance(g) <= 20_000.0 for g in feats.geometry)
+    assert got.tolist() == [float(want)] == [1.0]
