@@ -346,6 +346,12 @@ def _read(
             + ", ".join(sorted(_SUFFIXES))
         )
     if _SUFFIXES[suffix] == "GeoParquet":
+        import importlib.util
+
+        if importlib.util.find_spec("pyarrow") is None:
+            raise LayerReadError(
+                f"{path}: reading GeoParquet needs pyarrow: pip install 'geoplan[parquet]'"
+            )
         try:
             return gpd.read_parquet(path), None
         except Exception as exc:

@@ -167,3 +167,20 @@ def test_load_never_touches_the_input(tmp_path, ports_wgs84):
 def test_default_layers_check_clean():
     res = CliRunner().invoke(main, ["layers", "check"])
     assert res.exit_code == 0, res.output
+
+
+def test_geoparquet_without_pyarrow_is_one_clear_line(tmp_path, monkeypatch):
+    """pyarrow is the ``parquet`` extra: without it, a GeoParquet input names the file and fix."""
+    import importlib.util
+
+    from geoplan._errors import LayerReadError
+    from geoplan.layers import _read
+
+    path = tmp_path / "ports.parquet"
+    path.write_bytes(b"PAR1")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a)
+    )
+    with pytest.raises(LayerReadError, match=r"ports\.parquet: reading GeoParquet needs pyarrow"):
+        _read(path, None)
