@@ -442,3 +442,13 @@ def test_count_within_default_radius_is_20_km():
     got = criteria.count_within(np.array([[0.0, 0.0]]), feats)
     want = sum(shapely.Point(0, 0).distance(g) <= 20_000.0 for g in feats.geometry)
     assert got.tolist() == [float(want)] == [1.0]
+
+
+def test_population_within_a_text_field_is_refused():
+    towns = gpd.GeoDataFrame(
+        {"population": ["many", "few"]},
+        geometry=[shapely.Point(0.0, 0.0), shapely.Point(10.0, 0.0)],
+        crs="EPSG:5179",
+    )
+    with pytest.raises(criteria.LayerError, match="must be numeric"):
+        criteria.population_within(np.array([[0.0, 0.0]]), towns, radius_m=100.0)

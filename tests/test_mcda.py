@@ -120,3 +120,14 @@ def test_ahp_consistency_ratio_beyond_saatys_table(n):
     assert r.consistency_index == pytest.approx(ci, rel=1e-9)
     assert r.consistency_ratio == pytest.approx(ci / 1.59, rel=1e-9)
     assert r.consistency_ratio > 0.10 and not r.consistent
+
+
+def test_ahp_of_two_criteria_is_consistent_and_frozen():
+    """n = 2 has no random index (Saaty's RI = 0): the consistency ratio is 0, not undefined."""
+    import dataclasses
+
+    r = mcda.ahp([[1.0, 3.0], [1.0 / 3.0, 1.0]])
+    np.testing.assert_allclose(r.weights, [0.75, 0.25])
+    assert r.consistency_ratio == 0.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.consistency_ratio = 0.5

@@ -105,3 +105,16 @@ def test_public_functions_take_their_parameters_by_name(grid):
         within_km=5.0,
     )  # fmt: skip
     assert pn.text() == "A"
+
+
+def test_next_unblocked_looks_past_a_wholly_blocked_window():
+    """Over one look-ahead window (2,048 seeds) blocked in a row: the next free seed still comes."""
+    from geoplan.zones import _Seeds
+
+    h, w = 60, 60
+    score = -np.arange(h * w, dtype=float).reshape(h, w)  # seed order = flat index
+    seeds = _Seeds(score, np.ones((h, w), dtype=bool), need=1)
+    blocked = np.zeros(h * w, dtype=bool)
+    blocked[:2100] = True
+    assert seeds.next_unblocked(blocked) == 2100
+    assert seeds.next_unblocked(blocked) == 2101
