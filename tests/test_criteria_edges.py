@@ -452,3 +452,13 @@ def test_population_within_a_text_field_is_refused():
     )
     with pytest.raises(criteria.LayerError, match="must be numeric"):
         criteria.population_within(np.array([[0.0, 0.0]]), towns, radius_m=100.0)
+
+
+def test_nearest_attribute_of_a_single_point_is_its_value_everywhere():
+    one = gpd.GeoDataFrame(
+        {"capacity": [7.0, 99.0]},
+        geometry=[None, shapely.Point(500.0, 0.0)],
+        crs="EPSG:5179",
+    )
+    got = criteria.nearest_attribute(np.array([[0.0, 0.0], [9e5, 9e5]]), one, field="capacity")
+    assert got.tolist() == [99.0, 99.0]
