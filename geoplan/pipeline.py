@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import math
+import sys
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -900,6 +901,8 @@ class Session:
         self.scenario = load_scenario(scenario, overrides=_flatten(overrides) or None)
         self.progress = progress
         self.engine = get_engine(engine, workers=workers, scheduler=scheduler)
+        if self.engine is not None:  # an engine reuses the stages below without importing them
+            self.engine.stages = sys.modules[__name__]
         self._prepared: dict[str, Prepared] = {}
         self._profiles: dict[tuple[str, str, str], _ProfileRun] = {}
         self.last: RunResult | None = None

@@ -584,6 +584,15 @@ class DaskEngine:
     name = "dask"
     #: Session hook: this engine prepares and runs the grid itself (no grid in the driver).
     chunked = True
+    #: The pipeline's stage functions (``geoplan.pipeline``), handed over by the
+    #: ``Session`` that drives this engine: the engine reuses them without importing
+    #: the pipeline (which imports the engines), so the data flow stays one way.
+    stages: Any = None
+
+    def _stages(self) -> Any:
+        if self.stages is None:
+            raise GeoplanError("the Dask engine runs through geoplan.Session(engine='dask')")
+        return self.stages
 
     def __init__(
         self,
@@ -652,7 +661,7 @@ class DaskEngine:
         """
         import shapely
 
-        from geoplan import pipeline as P
+        P = self._stages()
         from geoplan.results import Prepared
 
         timer = timer or P._Timer(progress)
@@ -772,7 +781,7 @@ class DaskEngine:
         runs : dict
             Profile name -> ``pipeline._ProfileRun`` whose ``surface`` is a :class:`DiskRaster`.
         """
-        from geoplan import pipeline as P
+        P = self._stages()
 
         if draws and sc.sensitivity.cell_share:
             raise ScenarioError(
@@ -836,7 +845,7 @@ class DaskEngine:
 
     def _grow(self, sc, pname, surf, belt_map, grid, found) -> list[tuple[str, Any]]:
         """:func:`geoplan.zones.grow_round_robin` on the on-disk surface (same zones)."""
-        from geoplan.pipeline import _target_area
+        _target_area = self._stages()._target_area
 
         prof = sc.profiles[pname]
         size = sc.candidates.size_classes[prof.zone_size]
@@ -885,7 +894,8 @@ class DaskEngine:
 
     def _zone_rows(self, prepared, sc, pname, grown, raws):
         """Zone rows as :func:`geoplan.pipeline._run_profile` makes them."""
-        from geoplan.pipeline import _explain_columns, _size_class_of
+        P = self._stages()
+        _explain_columns, _size_class_of = P._explain_columns, P._size_class_of
         from geoplan.score import score_profile
         from geoplan.zones import zone_id
 
@@ -921,7 +931,8 @@ class DaskEngine:
     def _site_rows(self, prepared, sc, pname) -> list[dict[str, Any]]:
         """Site rows as :func:`geoplan.pipeline._run_profile` makes them."""
         from geoplan import criteria as C
-        from geoplan.pipeline import _site_rows
+
+        _site_rows = self._stages()._site_rows
         from geoplan.score import score_profile
 
         prof = sc.profiles[pname]
