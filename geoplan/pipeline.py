@@ -656,30 +656,44 @@ def _run_profile(
         else:
             zs = score_profile(prof, {k: v[idx] for k, v in raw.items()}, sc.aggregation)
             cols = _explain_columns(zs, slice(None))
-        row = {k: float(np.mean(v)) for k, v in cols.items()}
-        zid = zone_id(pname, belt, grid, z.seed)
-        row.update(
-            zone_id=zid,
-            kind="zone",
-            belt=belt,
-            profile=pname,
-            score=float(np.mean(score[idx])),
-            min_score=z.min_score,
-            area_km2=z.area_km2,
-            size_class=_size_class_of(z.area_km2, sc),
-            geometry=z.geometry,
-        )
-        if slope_cells is not None:
-            sl = slope_cells[idx]
-            row["slope_mean_deg"] = float(np.nanmean(sl)) if np.isfinite(sl).any() else np.nan
-            row["slope_max_deg"] = float(np.nanmax(sl)) if np.isfinite(sl).any() else np.nan
+        sl = slope_cells[idx] if slope_cells is not None else None
+        row = _zone_row(cols, float(np.mean(score[idx])), z, belt, pname, grid, sc, sl)
         zone_rows.append(row)
-        zone_cells[zid] = (z.rows, z.cols)
+        zone_cells[row["zone_id"]] = (z.rows, z.cols)
     site_rows: list[dict[str, Any]] = []
     if len(prepared.site_xy):
         ss = score_profile(prof, prepared.table.sites(keys), sc.aggregation)
         site_rows = _site_rows(ss, prepared.sites, pname)
     return _ProfileRun(values, zone_rows, zone_cells, site_rows)
+
+
+def _zone_row(
+    cols: Mapping[str, Any],
+    score: float,
+    z: Any,
+    belt: str,
+    pname: str,
+    grid: Grid,
+    sc: Scenario,
+    slope: np.ndarray | None,
+) -> dict[str, Any]:
+    """One zone's row: its cells' mean explanation columns, score, identity and slope."""
+    row = {k: float(np.mean(v)) for k, v in cols.items()}
+    row.update(
+        zone_id=zone_id(pname, belt, grid, z.seed),
+        kind="zone",
+        belt=belt,
+        profile=pname,
+        score=score,
+        min_score=z.min_score,
+        area_km2=z.area_km2,
+        size_class=_size_class_of(z.area_km2, sc),
+        geometry=z.geometry,
+    )
+    if slope is not None:
+        row["slope_mean_deg"] = float(np.nanmean(slope)) if np.isfinite(slope).any() else np.nan
+        row["slope_max_deg"] = float(np.nanmax(slope)) if np.isfinite(slope).any() else np.nan
+    return row
 
 
 def _site_rows(ss: Any, sites: gpd.GeoDataFrame, pname: str) -> list[dict[str, Any]]:

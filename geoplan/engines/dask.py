@@ -895,37 +895,19 @@ class DaskEngine:
     def _zone_rows(self, prepared, sc, pname, grown, raws):
         """Zone rows as :func:`geoplan.pipeline._run_profile` makes them."""
         P = self._stages()
-        _explain_columns, _size_class_of = P._explain_columns, P._size_class_of
         from geoplan.score import score_profile
-        from geoplan.zones import zone_id
 
         prof = sc.profiles[pname]
-        grid = prepared.grid
         zone_rows: list[dict[str, Any]] = []
         zone_cells: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for (belt, z), raw in zip(grown, raws, strict=True):
             ps = score_profile(prof, {pc.criterion: raw[pc.criterion] for pc in prof.criteria},
                                sc.aggregation)  # fmt: skip
-            cols = _explain_columns(ps, slice(None))
-            row = {k: float(np.mean(v)) for k, v in cols.items()}
-            zid = zone_id(pname, belt, grid, z.seed)
-            row.update(
-                zone_id=zid,
-                kind="zone",
-                belt=belt,
-                profile=pname,
-                score=float(np.mean(ps.score)),
-                min_score=z.min_score,
-                area_km2=z.area_km2,
-                size_class=_size_class_of(z.area_km2, sc),
-                geometry=z.geometry,
-            )
-            sl = raw["__slope__"]
-            if sl is not None:
-                row["slope_mean_deg"] = float(np.nanmean(sl)) if np.isfinite(sl).any() else np.nan
-                row["slope_max_deg"] = float(np.nanmax(sl)) if np.isfinite(sl).any() else np.nan
+            cols = P._explain_columns(ps, slice(None))
+            row = P._zone_row(cols, float(np.mean(ps.score)), z, belt, pname, prepared.grid, sc,
+                              raw["__slope__"])  # fmt: skip
             zone_rows.append(row)
-            zone_cells[zid] = (z.rows, z.cols)
+            zone_cells[row["zone_id"]] = (z.rows, z.cols)
         return zone_rows, zone_cells
 
     def _site_rows(self, prepared, sc, pname) -> list[dict[str, Any]]:
