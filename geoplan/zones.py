@@ -28,7 +28,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import shapely
-from scipy import ndimage
 
 from geoplan.grid import Grid
 
@@ -38,6 +37,7 @@ __all__ = [
     "grow_round_robin",
     "grow_zones",
     "place_names",
+    "within_reach",
     "zone_id",
 ]
 
@@ -107,6 +107,61 @@ class _Seeds:
             return int(window[ok[0]])
 
 
+def within_reach(local: np.ndarray, reach: float) -> np.ndarray:
+    """Cells whose centre lies closer than ``reach`` cell widths to a True cell's centre.
+
+    The same cells as ``scipy.ndimage.distance_transform_edt(~local) < reach``
+    (tested against it; the distance is ``sqrt(dx**2 + dy**2)`` in float64, as
+    scipy computes it), by a dilation with the disc row by row: for each row
+    offset ``dy`` a run of ``2k + 1`` cells, ``k`` the widest ``dx`` still inside
+    the disc. A run costs two lookups in a cumulative sum, so the whole dilation
+    is ``2 * reach + 1`` vectorised passes over the window; and a run does not
+    import ``scipy.ndimage`` (0.3 s) for it.
+
+    Parameters
+    ----------
+    local : (h, w) bool array
+        The zone's cells in a window around it.
+    reach : float
+        Distance in cells (centre to centre).
+
+    Returns
+    -------
+    (h, w) bool array
+
+    Examples
+    --------
+    >>> m = np.zeros((5, 5), bool); m[2, 2] = True
+    >>> within_reach(m, 1.5).astype(int)
+    array([[0, 0, 0, 0, 0],
+           [0, 1, 1, 1, 0],
+           [0, 1, 1, 1, 0],
+           [0, 1, 1, 1, 0],
+           [0, 0, 0, 0, 0]])
+    """
+    local = np.asarray(local, dtype=bool)
+    h, w = local.shape
+    out = np.zeros((h, w), dtype=bool)
+    if reach <= 0 or not local.any():
+        return out
+    span = min(math.ceil(reach), max(h, w))
+    csum = np.zeros((h, w + 1), dtype=np.int32)
+    np.cumsum(local, axis=1, out=csum[:, 1:])
+    cols = np.arange(w)
+    dx = np.arange(span + 1, dtype=np.float64)
+    for dy in range(-min(span, h - 1), min(span, h - 1) + 1):
+        inside = np.flatnonzero(np.sqrt(dx * dx + float(dy * dy)) < reach)
+        if not len(inside):
+            continue
+        k = int(inside[-1])
+        run = (csum[:, np.minimum(cols + k + 1, w)] - csum[:, np.maximum(cols - k, 0)]) > 0
+        if dy >= 0:  # a True cell in row y marks row y + dy
+            out[dy:] |= run[: h - dy]
+        else:
+            out[: h + dy] |= run[-dy:]
+    return out
+
+
 class _Grower:
     """Zone growing state shared by the masks (belts) of one surface."""
 
@@ -142,7 +197,7 @@ class _Grower:
             c_lo, c_hi = max(cols.min() - sc, 0), min(cols.max() + sc + 1, w)  # pragma: no mutate
             local = np.zeros((r_hi - r_lo, c_hi - c_lo), dtype=bool)
             local[rows - r_lo, cols - c_lo] = True
-            blocked[r_lo:r_hi, c_lo:c_hi] |= ndimage.distance_transform_edt(~local) < self.reach
+            blocked[r_lo:r_hi, c_lo:c_hi] |= within_reach(local, self.reach)
             vals = self.score[rows, cols]
             return Zone(
                 rows=rows,

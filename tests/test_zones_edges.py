@@ -9,10 +9,12 @@ the immutability of place names.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
 
+from geoplan import zones
 from geoplan.grid import Grid
 from geoplan.zones import _ordered, grow_round_robin, grow_zones, place_names
 
@@ -118,3 +120,29 @@ def test_next_unblocked_looks_past_a_wholly_blocked_window():
     blocked[:2100] = True
     assert seeds.next_unblocked(blocked) == 2100
     assert seeds.next_unblocked(blocked) == 2101
+
+
+@pytest.mark.parametrize("reach", [0.5, 1.0, 1.5, 2.0, math.sqrt(2.0), 5.0, 8.0 + math.sqrt(2.0),
+                                   10.0, 3.7])  # fmt: skip
+def test_within_reach_is_scipy_edt_below_reach(reach):
+    """The disc dilation marks exactly the cells scipy's exact EDT puts closer than ``reach``."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(int(reach * 1000))
+    for shape, p in [((23, 31), 0.02), ((40, 17), 0.1), ((9, 9), 0.3), ((1, 12), 0.2)]:
+        local = rng.random(shape) < p
+        local[rng.integers(shape[0]), rng.integers(shape[1])] = True
+        want = ndimage.distance_transform_edt(~local) < reach
+        got = zones.within_reach(local, reach)
+        assert got.dtype == bool and got.shape == shape
+        np.testing.assert_array_equal(got, want)
+
+
+def test_within_reach_boundary_is_strict():
+    """A cell exactly ``reach`` away (3-4-5 triangle) is not blocked; one just inside is."""
+    local = np.zeros((11, 11), bool)
+    local[0, 0] = True
+    out = zones.within_reach(local, 5.0)
+    assert not out[3, 4] and not out[4, 3] and not out[5, 0] and not out[0, 5]
+    assert out[4, 2] and out[0, 4] and out[2, 4]  # 4.47, 4, 4.47 < 5
+    assert out.sum() == sum(1 for r in range(11) for c in range(11) if r * r + c * c < 25)

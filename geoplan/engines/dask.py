@@ -513,9 +513,7 @@ class _WindowGrower:
         return out
 
     def next_zone(self, code: int, seeds: Iterator[int]) -> Any:
-        from scipy import ndimage
-
-        from geoplan.zones import Zone, _grow
+        from geoplan.zones import Zone, _grow, within_reach
 
         h, w = self.surf.shape
         big = math.ceil(self.radius)
@@ -539,7 +537,7 @@ class _WindowGrower:
             d_lo, d_hi = max(cols.min() - sc, 0), min(cols.max() + sc + 1, w)
             local = np.zeros((b_hi - b_lo, d_hi - d_lo), dtype=bool)
             local[rows - b_lo, cols - d_lo] = True
-            self.patches.append((b_lo, d_lo, ndimage.distance_transform_edt(~local) < self.reach))
+            self.patches.append((b_lo, d_lo, within_reach(local, self.reach)))
             vals = surf[lr, lc]
             return Zone(
                 rows=rows,
