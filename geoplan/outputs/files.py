@@ -62,12 +62,30 @@ def write_geopackage(
     All layers go into one temporary file which then replaces ``path``.
     ``metadata`` is stored as JSON in the GeoPackage's dataset metadata.
     """
+    path = Path(path)
+    meta = {"geoplan_run": json.dumps(dict(metadata or {}), sort_keys=True, default=str)}
+    # SQLite syncs the file to disk at every layer's commit (13 layers: ~1 s of a default
+    # run here); the file is a temporary one that replaces ``path`` whole, as every output
+    # does (outputs/publish.py), so those syncs bought nothing: off while writing it
+    before = pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS")
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF"})
+    try:
+        _write_gpkg_layers(path, layers, meta, metadata)
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": before})
+    return path
+
+
+def _write_gpkg_layers(
+    path: Path,
+    layers: Mapping[str, gpd.GeoDataFrame],
+    meta: Mapping[str, str],
+    metadata: Mapping[str, Any] | None,
+) -> None:
     import datetime as dt
 
     from geoplan.outputs.qgis_styles import layer_styles_table
 
-    path = Path(path)
-    meta = {"geoplan_run": json.dumps(dict(metadata or {}), sort_keys=True, default=str)}
     with atomic_path(path) as tmp:
         first = True
         for name, gdf in layers.items():
@@ -99,7 +117,6 @@ def write_geopackage(
                                         append=True)  # fmt: skip
             except Exception as exc:
                 raise ExportError(f"{path} [layer layer_styles]: cannot write ({exc})") from exc
-    return path
 
 
 def write_cog(
