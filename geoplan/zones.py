@@ -145,20 +145,29 @@ def within_reach(local: np.ndarray, reach: float) -> np.ndarray:
     if reach <= 0 or not local.any():
         return out
     span = min(math.ceil(reach), max(h, w))
-    csum = np.zeros((h, w + 1), dtype=np.int32)
-    np.cumsum(local, axis=1, out=csum[:, 1:])
-    cols = np.arange(w)
-    dx = np.arange(span + 1, dtype=np.float64)
-    for dy in range(-min(span, h - 1), min(span, h - 1) + 1):
-        inside = np.flatnonzero(np.sqrt(dx * dx + float(dy * dy)) < reach)
-        if not len(inside):
-            continue
-        k = int(inside[-1])
-        run = (csum[:, np.minimum(cols + k + 1, w)] - csum[:, np.maximum(cols - k, 0)]) > 0
-        if dy >= 0:  # a True cell in row y marks row y + dy
-            out[dy:] |= run[: h - dy]
-        else:
-            out[: h + dy] |= run[-dy:]
+    # only the rows holding True cells spread: r0..r1 (a zone is compact)
+    rows = np.flatnonzero(local.any(axis=1))
+    r0, r1 = int(rows[0]), int(rows[-1]) + 1
+    # their row-wise cumulative sums, padded by ``span`` columns on each side, so that a
+    # run of 2k + 1 cells around every column is the difference of two column slices
+    csum = np.zeros((r1 - r0, w + 1 + 2 * span), dtype=np.int32)
+    np.cumsum(local[r0:r1], axis=1, out=csum[:, span + 1 : span + 1 + w])
+    csum[:, span + 1 + w :] = csum[:, span + w : span + w + 1]
+    # k per row offset: the widest dx with sqrt(dx**2 + dy**2) < reach (-1: none)
+    d = np.arange(span + 1, dtype=np.float64)
+    widest = (np.sqrt(d[:, None] ** 2 + d[None, :] ** 2) < reach).sum(axis=1) - 1
+    for ady in range(min(span, h - 1) + 1):
+        k = int(widest[ady])
+        if k < 0:
+            break  # farther rows are farther still
+        run = (csum[:, span + k + 1 : span + k + 1 + w] - csum[:, span - k : span - k + w]) > 0
+        # the run of source row y marks rows y + ady and y - ady (inside the window)
+        lo, hi = r0 + ady, min(r1 + ady, h)
+        if lo < hi:
+            out[lo:hi] |= run[: hi - lo]
+        lo, hi = max(r0 - ady, 0), r1 - ady
+        if ady and lo < hi:
+            out[lo:hi] |= run[lo - (r0 - ady) :]
     return out
 
 
