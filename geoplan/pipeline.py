@@ -19,7 +19,7 @@ import math
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -940,6 +940,7 @@ class Session:
         *,
         profiles: list[str] | None = None,
         sensitivity: int | None = None,
+        on_surface: Callable[[str, Surfaces, Grid], None] | None = None,
     ) -> RunResult:
         """Run ``scenario`` (default: the session's) through every stage, reusing the cache.
 
@@ -950,6 +951,11 @@ class Session:
         sensitivity : int, optional
             Monte Carlo draws for the robustness columns (default: the
             scenario's ``sensitivity.draws``; 0 switches it off).
+        on_surface : callable, optional
+            Called as ``on_surface(profile, surfaces, grid)`` as soon as a
+            profile's surface is scored (in-memory engine), e.g.
+            :class:`geoplan.outputs.EarlySurfaces`, which starts writing its
+            COG while the run goes on. It must not change what it is given.
         """
         sc = self.scenario if scenario is None else load_scenario(scenario)
         if profiles:
@@ -979,6 +985,11 @@ class Session:
                             self._profiles[ck] = _run_profile(prepared, sc, pname, keys, eng)
                         pr = self._profiles[ck]
                     surfaces[pname] = pr.surface
+                    if on_surface is not None and chunked is None:
+                        on_surface(
+                            pname, Surfaces(prepared.candidate_mask, {pname: pr.surface}),
+                            prepared.grid,
+                        )  # fmt: skip
                     zone_rows.extend(pr.zone_rows)
                     site_rows.extend(pr.site_rows)
                     zone_cells.update(pr.zone_cells)

@@ -192,6 +192,7 @@ class RunResult:
         map_path: str | Path | None = None,
         progress: bool = False,
         run_record: bool = True,
+        early: Any = None,
     ) -> dict[str, Path]:
         """Write the outputs (map, GeoPackage, GeoTIFFs, CSV, report, run.json).
 
@@ -209,6 +210,8 @@ class RunResult:
             ``outputs.language``).
         online : bool
             Map uses CDNs and online tiles.
+        early : geoplan.outputs.EarlySurfaces, optional
+            The suitability COGs this run already started writing (``Session.run(on_surface=...)``).
 
         Returns
         -------
@@ -232,6 +235,7 @@ class RunResult:
             map_path=map_path,
             progress=progress,
             run_record=run_record,
+            early=early,
         )
         self.outputs.update(written)
         return written

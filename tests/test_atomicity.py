@@ -260,6 +260,8 @@ def _consistent(folder: Path) -> float:
     assert len(table) == rec["counts"]["zones"] + rec["counts"]["sites"]
     for rel in rec["outputs"].values():
         assert (folder / rel).is_file(), rel
+    # `geoplan run` wrote its suitability COGs while the run went on
+    assert "write GeoTIFF (during the run)" in rec["timings_s"]
     return res_m
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import subprocess
@@ -219,3 +220,73 @@ def test_surface_overlays_agree_with_gdal_average_warp():
         assert diff.mean() < 0.01 and diff.max() < 0.05
     (south, west), (north, east) = out["a"][1]
     assert 120 < west < east < 135 and 30 < south < north < 45
+
+
+def test_early_surfaces_write_the_same_cogs(fast_run, tmp_path):
+    """COGs started during the run (``on_surface``) are byte for byte the ones ``write`` makes,
+    each holding its profile's surface; nothing is left in the temporary folder."""
+    import rasterio
+
+    import geoplan
+    from geoplan.outputs import EarlySurfaces
+
+    sc = fast_run.scenario
+    seen = []
+    with EarlySurfaces(sc) as early:
+        res = geoplan.Session(sc).run(
+            sensitivity=0, on_surface=lambda p, s, g: (seen.append(p), early(p, s, g))
+        )
+        tmp_dir = early._dir
+        written = res.write(tmp_path / "early", only=["tif"], early=early)
+        assert early._jobs == {}  # every early COG was taken
+    assert not tmp_dir.exists()
+    assert seen == list(sc.profiles)
+    for pname in sc.profiles:
+        got = written[f"geotiff:{pname}"]
+        assert got.read_bytes() == fast_run.outputs[f"geotiff:{pname}"].read_bytes()
+        with rasterio.open(got) as src:
+            arr = src.read(1, masked=True).filled(np.nan)
+        want = res.surfaces[pname]
+        np.testing.assert_array_equal(np.isfinite(arr), np.isfinite(want))
+        np.testing.assert_allclose(arr[np.isfinite(want)], want[np.isfinite(want)], atol=1e-7)
+
+
+def test_early_surfaces_of_another_run_are_not_used(fast_run, tmp_path):
+    """A result of another scenario object writes its own COGs; the unused early files go."""
+    from geoplan.outputs import EarlySurfaces
+
+    early = EarlySurfaces(fast_run.scenario.with_profiles([next(iter(fast_run.scenario.profiles))]))
+    pname = next(iter(fast_run.surfaces))
+    early(pname, fast_run.surfaces, fast_run.grid)
+    assert early.take(pname, fast_run) is None  # fast_run's scenario is another object
+    written = fast_run.write(tmp_path / "x", only=["tif"], early=early)
+    got = written[f"geotiff:{pname}"].read_bytes()
+    assert got == fast_run.outputs[f"geotiff:{pname}"].read_bytes()
+    d = early._dir
+    assert any(d.iterdir())  # still holds the unused early file
+    early.close()
+    assert not d.exists()
+
+
+def test_early_folder_of_a_killed_run_is_removed(fast_run, tmp_path, monkeypatch):
+    """The next run removes the early-COG folder of a run whose process is gone, not others'."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from geoplan.outputs import EarlySurfaces
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    stale = tmp_path / f"geoplan-cogs-{int(dead.stdout)}-abc"
+    stale.mkdir()
+    (stale / "000.tif").write_bytes(b"x")
+    live = tmp_path / f"geoplan-cogs-{os.getpid()}-def"
+    live.mkdir()
+    other = tmp_path / "geoplan-cogs-notes"
+    other.mkdir()
+    with EarlySurfaces(fast_run.scenario) as early:
+        assert early._dir.parent == tmp_path
+        assert not stale.exists()
+        assert live.exists() and other.exists()

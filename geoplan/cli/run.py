@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -142,10 +143,17 @@ def register(main: click.Group) -> None:
         sc = load(scenario, sets, profiles, bbox)
         if engine != "dask" and (workers is not None or scheduler is not None):
             raise click.UsageError("--workers and --scheduler need --engine dask")
+        from geoplan import outputs
+
         session = pipeline.Session(
             sc, progress=not quiet(ctx), engine=engine, workers=workers, scheduler=scheduler
         )
-        result = session.run(sensitivity=draws)
-        written = result.write(out, only=only, lang=lang, online=online, progress=not quiet(ctx))
+        kinds = sc.outputs.kinds() if only is None else outputs.normalise_kinds(only)
+        # the suitability COGs are written while the run scores the next profile
+        with outputs.EarlySurfaces(sc) if "geotiff" in kinds else contextlib.nullcontext() as early:
+            result = session.run(sensitivity=draws, on_surface=early)
+            written = result.write(
+                out, only=only, lang=lang, online=online, progress=not quiet(ctx), early=early
+            )
         for kind, path in written.items():
             click.echo(f"{kind}: {path}")
