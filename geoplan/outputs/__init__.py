@@ -251,8 +251,9 @@ class EarlySurfaces:
         def job() -> tuple[Path, dict[str, Any], Any]:
             t = time.perf_counter()
             # the grid is built in the writing thread: one grid at a time in memory
+            # on one core: the run goes on on the other
             files.write_cog(path, _nodata_grid(surfaces, pname, _NODATA), grid.transform,
-                            grid.crs, **args)  # fmt: skip
+                            grid.crs, threads=1, **args)  # fmt: skip
             self.seconds += time.perf_counter() - t
             return path, args, grid.transform
 

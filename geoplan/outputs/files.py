@@ -128,6 +128,7 @@ def write_cog(
     description: str,
     tags: Mapping[str, str] | None = None,
     nodata: float = -9999.0,
+    threads: int | str = "ALL_CPUS",
 ) -> Path:
     """Write a float32 surface as a Cloud-Optimized GeoTIFF with overviews and tags.
 
@@ -159,8 +160,8 @@ def write_cog(
         "predictor": "2",
         "blocksize": 512,
         "overview_resampling": "average",
-        # GDAL compresses tiles on every core (the same bytes as one thread: tested)
-        "num_threads": "ALL_CPUS",
+        # GDAL compresses tiles on ``threads`` cores (the same bytes as one thread: tested)
+        "num_threads": str(threads),
     }
     path = Path(path)
     try:  # rasterio's array-backed GDAL dataset: no copy into a GeoTIFF first
