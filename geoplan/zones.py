@@ -142,9 +142,9 @@ def within_reach(local: np.ndarray, reach: float) -> np.ndarray:
     local = np.asarray(local, dtype=bool)
     h, w = local.shape
     out = np.zeros((h, w), dtype=bool)
-    if reach <= 0 or not local.any():
+    if reach <= 0 or not local.any():  # pragma: no mutate
         return out
-    span = min(math.ceil(reach), max(h, w))
+    span = min(math.ceil(reach), max(h, w))  # pragma: no mutate
     # only the rows holding True cells spread: r0..r1 (a zone is compact)
     rows = np.flatnonzero(local.any(axis=1))
     r0, r1 = int(rows[0]), int(rows[-1]) + 1
@@ -159,14 +159,14 @@ def within_reach(local: np.ndarray, reach: float) -> np.ndarray:
     for ady in range(min(span, h - 1) + 1):
         k = int(widest[ady])
         if k < 0:
-            break  # farther rows are farther still
+            break  # farther rows are farther still  # pragma: no mutate
         run = (csum[:, span + k + 1 : span + k + 1 + w] - csum[:, span - k : span - k + w]) > 0
         # the run of source row y marks rows y + ady and y - ady (inside the window)
         lo, hi = r0 + ady, min(r1 + ady, h)
         if lo < hi:
             out[lo:hi] |= run[: hi - lo]
         lo, hi = max(r0 - ady, 0), r1 - ady
-        if ady and lo < hi:
+        if ady and lo < hi:  # pragma: no mutate
             out[lo:hi] |= run[lo - (r0 - ady) :]
     return out
 
