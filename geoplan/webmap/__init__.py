@@ -21,6 +21,7 @@ or JavaScript source.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -37,7 +38,15 @@ from geoplan._errors import ExportError
 from geoplan._offline import asset_text, external_urls, inline_css, inline_js, leaflet_css
 from geoplan.i18n import belt_label, catalogue, criterion_label, place_label, profile_label, t
 
-__all__ = ["SCORE_COLORS", "page_json", "render", "render_diff", "score_color"]
+__all__ = [
+    "MERC_BITS",
+    "SCORE_COLORS",
+    "pack_geometry",
+    "page_json",
+    "render",
+    "render_diff",
+    "score_color",
+]
 
 #: Colour-blind-safe sequential ramp for scores 0..1 (viridis, 9 stops).
 SCORE_COLORS = [
@@ -98,12 +107,117 @@ def _wgs84(gdf: gpd.GeoDataFrame, simplify_m: float = 0.0, precision: int = 5) -
     return out
 
 
-def _fc(gdf: gpd.GeoDataFrame, props: list[dict[str, Any]]) -> dict[str, Any]:
+#: Nesting depth of a geometry type's coordinates (0: one point).
+_DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "Polygon": 2, "MultiLineString": 2,
+          "MultiPolygon": 3}  # fmt: skip
+
+#: Web Mercator quantum of the basemap: the world is 2**MERC_BITS units wide (~7 m at 40 N).
+MERC_BITS = 22
+_MERC_LAT = 85.0511287798
+
+
+def _merc(lon: float, lat: float, scale: float) -> tuple[int, int]:
+    """Web Mercator (the world as 0..1 from the west and the north) in ``scale`` units."""
+    lat = min(max(lat, -_MERC_LAT), _MERC_LAT)
+    sn = math.sin(math.radians(lat))
+    y = 0.5 - math.log((1 + sn) / (1 - sn)) / (4 * math.pi)
+    return round((lon / 360.0 + 0.5) * scale), round(y * scale)
+
+
+def pack_geometry(geom: Any, *, digits: int = 5, merc_bits: int | None = None) -> dict[str, Any]:
+    """A shapely geometry as the page's compact form: integer deltas as base64 varints.
+
+    Coordinates become integers: degrees times ``10**digits`` (lossless for coordinates
+    already on that grid), or with ``merc_bits`` Web Mercator with the world
+    ``2**merc_bits`` units wide (0 at 180 W and at the north edge). The stream holds,
+    depth first, each sequence's length as an unsigned varint and each point as the
+    zigzag varints of its x and y minus the previous point's (the first from 0, 0).
+    Geometry collections are kept as GeoJSON.
+
+    Parameters
+    ----------
+    geom : shapely geometry
+        In EPSG:4326 (longitude, latitude).
+    digits : int
+        Decimal digits kept of degrees (``k`` in the result).
+    merc_bits : int, optional
+        Write Web Mercator units instead (``m`` in the result).
+
+    Returns
+    -------
+    dict
+        ``{"type", "k" or "m", "p"}``; the page's ``geoplan.unpack`` reads it back.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> pack_geometry(shapely.Point(1.5, -2.0), digits=1)
+    {'type': 'Point', 'k': 1, 'p': 'Hic='}
+    """
+    gi = geom.__geo_interface__
+    kind = gi["type"]
+    if kind not in _DEPTH:
+        return gi
+    out = bytearray()
+    last = [0, 0]
+    if merc_bits is not None:
+        scale = float(2**merc_bits)
+
+        def ints(c: Any) -> tuple[int, int]:
+            return _merc(float(c[0]), float(c[1]), scale)
+
+    else:
+        k = 10**digits
+
+        def ints(c: Any) -> tuple[int, int]:
+            return round(float(c[0]) * k), round(float(c[1]) * k)
+
+    def uv(n: int) -> None:
+        while n >= 0x80:
+            out.append((n & 0x7F) | 0x80)
+            n >>= 7
+        out.append(n)
+
+    def walk(c: Any, depth: int) -> None:
+        if depth == 0:
+            x, y = ints(c)
+            for d in (x - last[0], y - last[1]):
+                uv(2 * d if d >= 0 else -2 * d - 1)
+            last[0], last[1] = x, y
+            return
+        uv(len(c))
+        for sub in c:
+            walk(sub, depth - 1)
+
+    walk(gi["coordinates"], _DEPTH[kind])
+    res: dict[str, Any] = {"type": kind}
+    if merc_bits is not None:
+        res["m"] = int(merc_bits)
+    else:
+        res["k"] = int(digits)
+    res["p"] = base64.b64encode(bytes(out)).decode("ascii")
+    return res
+
+
+def _fc(
+    gdf: gpd.GeoDataFrame,
+    props: list[dict[str, Any]],
+    *,
+    digits: int | None = 5,
+    merc: bool = False,
+) -> dict[str, Any]:
+    """A FeatureCollection; geometries packed (:func:`pack_geometry`) unless ``digits`` is None."""
     feats = []
     for geom, p in zip(gdf.geometry, props, strict=True):
         if geom is None or geom.is_empty:
             continue
-        feats.append({"type": "Feature", "properties": p, "geometry": geom.__geo_interface__})
+        if merc:
+            g = pack_geometry(geom, merc_bits=MERC_BITS)
+        elif digits is not None:
+            g = pack_geometry(geom, digits=digits)
+        else:
+            g = geom.__geo_interface__
+        feats.append({"type": "Feature", "properties": p, "geometry": g})
     return {"type": "FeatureCollection", "features": feats}
 
 
@@ -169,13 +283,14 @@ def _basemap(res: Any, lang: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "basemap_land" in layers:
         g = _wgs84(layers["basemap_land"], simplify_m=1500.0, precision=3)
-        out["land"] = _fc(g, [{"name": _str(n)} for n in g["name"]])
+        out["land"] = _fc(g, [{"name": _str(n)} for n in g["name"]], merc=True)
         x0, y0, x1, y1 = g.total_bounds
         out["land_bounds"] = [[float(y0), float(x0)], [float(y1), float(x1)]]
     gb = _wgs84(layers["boundaries"], simplify_m=400.0, precision=4)
     out["countries"] = _fc(
         gb,
         [{"name": _str(n), "iso": _str(i)} for n, i in zip(gb["name"], gb["iso_a3"], strict=True)],
+        merc=True,
     )
     # rivers and lakes (GSHHG/WDBII, NE 10 m) and province lines (NE 10 m admin-1)
     # (drawing only: no properties; ~100 m coordinates, like the neighbouring land)
@@ -194,13 +309,13 @@ def _basemap(res: Any, lang: str) -> dict[str, Any]:
                     lay = lay.clip(korea.union_all().simplify(500.0).buffer(2_000.0, quad_segs=2))
                     lay = lay[~lay.geometry.is_empty]
             g = _wgs84(lay, simplify_m=simplify_m, precision=3)
-            out[key] = _fc(g, [{} for _ in range(len(g))])
+            out[key] = _fc(g, [{} for _ in range(len(g))], merc=True)
     if "coastline" in layers:
         gc = _wgs84(layers["coastline"], simplify_m=400.0, precision=4)
-        out["coast"] = _fc(gc, [{} for _ in range(len(gc))])
+        out["coast"] = _fc(gc, [{} for _ in range(len(gc))], merc=True)
     if "mdl" in layers:
         gm = _wgs84(layers["mdl"], precision=4)
-        out["mdl"] = _fc(gm, [{"name": _str(n)} for n in gm["name"]])
+        out["mdl"] = _fc(gm, [{"name": _str(n)} for n in gm["name"]], digits=4)
     if "cities" in layers:
         c = layers["cities"]
         pop = pd.to_numeric(c["population"], errors="coerce").fillna(0)
@@ -237,13 +352,16 @@ def _planning(res: Any, lang: str) -> dict[str, Any]:
                  "area": _num(r.get("area_km2"), 0), "net": _num(r.get("net_area_km2"), 0)}
                 for _, r in g.iterrows()
             ],
+            digits=4,
         )  # fmt: skip
     ex = res.exclusions
     if ex is not None and len(ex) and "kind" in ex.columns:
         dmz = ex[ex["kind"] == "dmz"]
         if len(dmz):
             g = _wgs84(dmz, simplify_m=300.0, precision=4)
-            out["dmz"] = _fc(g, [{"name": _str(d)} for d in g.get("description", g["kind"])])
+            out["dmz"] = _fc(
+                g, [{"name": _str(d)} for d in g.get("description", g["kind"])], digits=4
+            )
     return out
 
 
@@ -384,7 +502,7 @@ def page_json(res: Any, *, lang: str = "en") -> dict[str, Any]:
                     "place_ko": _str(row.get("place_ko")),
                     "lat": round(pt.y, 5),
                     "lon": round(pt.x, 5),
-                    "geom": geom.__geo_interface__ if geom is not None else None,
+                    "geom": pack_geometry(geom) if geom is not None else None,
                 }
             )  # fmt: skip
             zones.append(d)
@@ -585,7 +703,7 @@ def _outline() -> dict[str, Any] | None:
     except Exception:  # the backdrop is optional: a diff map without it still reads
         return None
     g = _wgs84(b, simplify_m=300.0, precision=3)
-    return _fc(g, [{"iso": _str(i)} for i in g.get("iso_a3", [""] * len(g))])
+    return _fc(g, [{"iso": _str(i)} for i in g.get("iso_a3", [""] * len(g))], digits=None)
 
 
 def render_diff(

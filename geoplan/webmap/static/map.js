@@ -254,7 +254,83 @@
      per-point objects, clipping and simplification of L.Polyline (the basemap is most of
      the page's points and none of its clicks). */
   var R3857 = 6378137, DEG = Math.PI / 180, HALF = 0.5 / (Math.PI * R3857);
+  /* packed geometries (webmap.pack_geometry): base64 varints, depth first: each sequence's
+     length, each point's zigzag x and y deltas from the one before. `leaf(xs, n)` turns the
+     n integer pairs of one innermost sequence into what the caller keeps. */
+  var DEPTH = { Point: 0, MultiPoint: 1, LineString: 1, Polygon: 2, MultiLineString: 2,
+    MultiPolygon: 3 };
+  function unpackWith(g, leaf) {
+    var s = atob(g.p), i = 0, x = 0, y = 0;
+    function uv() {
+      var r = 0, m = 1, b;
+      do {
+        b = s.charCodeAt(i++);
+        r += (b & 127) * m;
+        m *= 128;
+      } while (b & 128);
+      return r;
+    }
+    function zz() {
+      var u = uv();
+      return u % 2 ? -(u + 1) / 2 : u / 2;
+    }
+    function seq(n) {
+      var a = new Float64Array(2 * n);
+      for (var j = 0; j < 2 * n; j += 2) {
+        x += zz();
+        y += zz();
+        a[j] = x;
+        a[j + 1] = y;
+      }
+      return a;
+    }
+    function rd(d) {
+      if (d === 0) return leaf(seq(1), 1);
+      var n = uv();
+      if (d === 1) return leaf(seq(n), n);
+      var out = new Array(n);
+      for (var j = 0; j < n; j++) out[j] = rd(d - 1);
+      return out;
+    }
+    return rd(DEPTH[g.type]);
+  }
+  /* a packed geometry as GeoJSON (degrees; Web Mercator ones back to degrees); anything
+     else as it is */
+  function unpack(g) {
+    if (!g || typeof g.p !== "string") return g;
+    var merc = g.m !== undefined, k = merc ? Math.pow(2, g.m) : Math.pow(10, g.k);
+    var point = g.type === "Point";
+    var c = unpackWith(g, function (a, n) {
+      var out = new Array(n);
+      for (var j = 0; j < n; j++) {
+        var x = a[2 * j] / k, y = a[2 * j + 1] / k;
+        out[j] = merc ? [360 * x - 180, Math.atan(Math.sinh(Math.PI * (1 - 2 * y))) / DEG]
+          : [x, y];
+      }
+      return point ? out[0] : out;
+    });
+    return { type: g.type, coordinates: c };
+  }
+  G.unpack = unpack;
+  function unpackFc(fc) {
+    (fc && fc.features || []).forEach(function (f) {
+      f.geometry = unpack(f.geometry);
+    });
+    return fc;
+  }
   function mercRings(geom, out) {
+    if (typeof geom.p === "string" && geom.m !== undefined) {
+      var u = 1 / Math.pow(2, geom.m);
+      var flat = function (x) {
+        if (x instanceof Float64Array) out.push(x);
+        else x.forEach(flat);
+      };
+      flat(unpackWith(geom, function (a) {
+        for (var j = 0; j < a.length; j++) a[j] *= u;
+        return a;
+      }));
+      return out;
+    }
     var t = geom.type, c = geom.coordinates;
     var polys = t === "Polygon" || t === "LineString" ? [c] : t === "MultiPolygon" ||
       t === "MultiLineString" ? c : [];
@@ -518,7 +594,7 @@
       var data = D.infra[key];
       if (!data) return;
       var st = INFRA[key];
-      L.geoJSON(data, {
+      L.geoJSON(unpackFc(data), {
         pane: key === "railways" || key === "roads" ? "gpInfraLines" : "gpInfra",
         style: function () {
           return { color: st.color, weight: st.weight || 1.2, dashArray: st.dash || null,
@@ -549,7 +625,7 @@
   function userLayers() {
     /* layers the scenario names (masks, imported OSM layers): drawn plainly, names as text */
     (D.user_layers || []).forEach(function (u) {
-      L.geoJSON(u.data, {
+      L.geoJSON(unpackFc(u.data), {
         pane: "gpInfra",
         style: function () {
           return u.mask
@@ -575,7 +651,7 @@
   function planning() {
     var P = D.planning, B = D.basemap;
     if (B.mdl) {
-      L.geoJSON(B.mdl, { pane: "gpPlanning",
+      L.geoJSON(unpackFc(B.mdl), { pane: "gpPlanning",
         style: { color: "#b30000", weight: 2, dashArray: "6 3" },
         onEachFeature: function (f, l) {
           l.bindTooltip(tr("map.layer.mdl"));
@@ -583,7 +659,7 @@
     }
     var cv = L.canvas({ pane: "gpPlanning", padding: 0.2 });
     if (P.belts) {
-      L.geoJSON(P.belts, { pane: "gpPlanning", renderer: cv,
+      L.geoJSON(unpackFc(P.belts), { pane: "gpPlanning", renderer: cv,
         style: function (f) {
           var c = BELT[f.properties.belt] || "#888";
           return { color: c, weight: 1.5, dashArray: "4 3", fillColor: c, fillOpacity: 0.06 };
@@ -597,7 +673,7 @@
         } }).addTo(overlays.belts);
     }
     if (P.dmz) {
-      L.geoJSON(P.dmz, { pane: "gpPlanning", renderer: cv,
+      L.geoJSON(unpackFc(P.dmz), { pane: "gpPlanning", renderer: cv,
         style: { color: "#555", weight: 0.5, fillColor: "#555", fillOpacity: 0.4 },
         onEachFeature: function (f, l) {
           l.bindTooltip(tr("map.layer.dmz"), { sticky: true });
@@ -673,7 +749,7 @@
     rowsBy[pid].forEach(function (r) {
       if (r.kind === "site") return;
       var z = r.zone;
-      var poly = z.geom ? L.geoJSON(z.geom, { pane: "gpZones",
+      var poly = z.geom ? L.geoJSON(unpack(z.geom), { pane: "gpZones",
         style: { color: "#111", weight: 1.5, fillOpacity: 0.8, className: "geoplan-zone" } })
         : null;
       var m = L.marker([z.lat, z.lon], { icon: badge(r, "zone"), pane: "gpMarkers",
