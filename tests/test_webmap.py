@@ -485,31 +485,18 @@ def test_scenario_layers_are_drawn_with_names_as_text(tmp_path, browser):
 
 def _unpack(g):
     """A packed page geometry as GeoJSON in degrees, read here from its documented format."""
-    import base64
-
-    raw, pos, last = base64.b64decode(g["p"]), [0], [0, 0]
-
-    def uv():
-        r = sh = 0
-        while True:
-            b = raw[pos[0]]
-            pos[0] += 1
-            r |= (b & 127) << sh
-            sh += 7
-            if not b & 128:
-                return r
+    it, last = iter(g["p"]), [0, 0]
 
     def pt():
-        for i in (0, 1):
-            u = uv()
-            last[i] += -(u + 1) // 2 if u % 2 else u // 2
+        last[0] += next(it)
+        last[1] += next(it)
         if "m" in g:
             x, y = last[0] / 2 ** g["m"], last[1] / 2 ** g["m"]
             return [360 * x - 180, float(np.degrees(np.arctan(np.sinh(np.pi * (1 - 2 * y)))))]
         return [last[0] / 10 ** g["k"], last[1] / 10 ** g["k"]]
 
     def rd(depth):
-        return pt() if depth == 0 else [rd(depth - 1) for _ in range(uv())]
+        return pt() if depth == 0 else [rd(depth - 1) for _ in range(next(it))]
 
     depth = {"Point": 0, "MultiPoint": 1, "LineString": 1, "Polygon": 2, "MultiLineString": 2,
              "MultiPolygon": 3}[g["type"]]  # fmt: skip

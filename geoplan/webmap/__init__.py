@@ -21,7 +21,6 @@ or JavaScript source.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import re
@@ -111,7 +110,9 @@ def _wgs84(gdf: gpd.GeoDataFrame, simplify_m: float = 0.0, precision: int = 5) -
 _DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "Polygon": 2, "MultiLineString": 2,
           "MultiPolygon": 3}  # fmt: skip
 
-#: Web Mercator quantum of the basemap: the world is 2**MERC_BITS units wide (~7 m at 40 N).
+#: Web Mercator quantum of the basemap's 1e-4 degree layers (country borders, coast): the
+#: world is 2**MERC_BITS units wide (~7 m at 40 N); its 1e-3 degree layers (land, rivers,
+#: lakes, provinces) use 2 bits fewer (~29 m).
 MERC_BITS = 22
 _MERC_LAT = 85.0511287798
 
@@ -125,13 +126,14 @@ def _merc(lon: float, lat: float, scale: float) -> tuple[int, int]:
 
 
 def pack_geometry(geom: Any, *, digits: int = 5, merc_bits: int | None = None) -> dict[str, Any]:
-    """A shapely geometry as the page's compact form: integer deltas as base64 varints.
+    """A shapely geometry as the page's compact form: one flat list of integer deltas.
 
     Coordinates become integers: degrees times ``10**digits`` (lossless for coordinates
     already on that grid), or with ``merc_bits`` Web Mercator with the world
-    ``2**merc_bits`` units wide (0 at 180 W and at the north edge). The stream holds,
-    depth first, each sequence's length as an unsigned varint and each point as the
-    zigzag varints of its x and y minus the previous point's (the first from 0, 0).
+    ``2**merc_bits`` units wide (0 at 180 W and at the north edge). The list holds,
+    depth first, each sequence's length and each point as its x and y minus the previous
+    point's (the first from 0, 0): short integers that ``JSON.parse`` reads natively
+    (a fraction of the text of degrees, and no per-character decoding in the page).
     Geometry collections are kept as GeoJSON.
 
     Parameters
@@ -151,14 +153,14 @@ def pack_geometry(geom: Any, *, digits: int = 5, merc_bits: int | None = None) -
     Examples
     --------
     >>> import shapely
-    >>> pack_geometry(shapely.Point(1.5, -2.0), digits=1)
-    {'type': 'Point', 'k': 1, 'p': 'Hic='}
+    >>> pack_geometry(shapely.LineString([(1.5, -2.0), (1.7, -2.0)]), digits=1)
+    {'type': 'LineString', 'k': 1, 'p': [2, 15, -20, 2, 0]}
     """
     gi = geom.__geo_interface__
     kind = gi["type"]
     if kind not in _DEPTH:
         return gi
-    out = bytearray()
+    out: list[int] = []
     last = [0, 0]
     if merc_bits is not None:
         scale = float(2**merc_bits)
@@ -172,20 +174,13 @@ def pack_geometry(geom: Any, *, digits: int = 5, merc_bits: int | None = None) -
         def ints(c: Any) -> tuple[int, int]:
             return round(float(c[0]) * k), round(float(c[1]) * k)
 
-    def uv(n: int) -> None:
-        while n >= 0x80:
-            out.append((n & 0x7F) | 0x80)
-            n >>= 7
-        out.append(n)
-
     def walk(c: Any, depth: int) -> None:
         if depth == 0:
             x, y = ints(c)
-            for d in (x - last[0], y - last[1]):
-                uv(2 * d if d >= 0 else -2 * d - 1)
+            out.extend((x - last[0], y - last[1]))
             last[0], last[1] = x, y
             return
-        uv(len(c))
+        out.append(len(c))
         for sub in c:
             walk(sub, depth - 1)
 
@@ -195,7 +190,7 @@ def pack_geometry(geom: Any, *, digits: int = 5, merc_bits: int | None = None) -
         res["m"] = int(merc_bits)
     else:
         res["k"] = int(digits)
-    res["p"] = base64.b64encode(bytes(out)).decode("ascii")
+    res["p"] = out
     return res
 
 
@@ -204,15 +199,16 @@ def _fc(
     props: list[dict[str, Any]],
     *,
     digits: int | None = 5,
-    merc: bool = False,
+    merc: int | None = None,
 ) -> dict[str, Any]:
-    """A FeatureCollection; geometries packed (:func:`pack_geometry`) unless ``digits`` is None."""
+    """A FeatureCollection; geometries packed (:func:`pack_geometry`: Web Mercator with
+    ``merc`` bits, else degrees to ``digits``), or GeoJSON if ``digits`` is None."""
     feats = []
     for geom, p in zip(gdf.geometry, props, strict=True):
         if geom is None or geom.is_empty:
             continue
-        if merc:
-            g = pack_geometry(geom, merc_bits=MERC_BITS)
+        if merc is not None:
+            g = pack_geometry(geom, merc_bits=merc)
         elif digits is not None:
             g = pack_geometry(geom, digits=digits)
         else:
@@ -278,19 +274,31 @@ def _infra(layers: dict[str, gpd.GeoDataFrame], lang: str) -> dict[str, Any]:
     return out
 
 
+def _merged(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Drawing-only lines or polygons as ONE multi-part feature (the page draws them as one
+    path anyway; one feature carries its coordinates without a feature's overhead each)."""
+    parts = shapely.get_parts(g.geometry.to_numpy())
+    parts = parts[~shapely.is_empty(parts)]
+    kinds = set(shapely.get_type_id(parts).tolist())
+    if not len(parts) or not (kinds <= {1, 2} or kinds == {3}):
+        return g
+    one = shapely.multipolygons(parts) if kinds == {3} else shapely.multilinestrings(parts)
+    return gpd.GeoDataFrame(geometry=[one], crs=g.crs)
+
+
 def _basemap(res: Any, lang: str) -> dict[str, Any]:
     layers = res.layers
     out: dict[str, Any] = {}
     if "basemap_land" in layers:
         g = _wgs84(layers["basemap_land"], simplify_m=1500.0, precision=3)
-        out["land"] = _fc(g, [{"name": _str(n)} for n in g["name"]], merc=True)
+        out["land"] = _fc(g, [{"name": _str(n)} for n in g["name"]], merc=MERC_BITS - 2)
         x0, y0, x1, y1 = g.total_bounds
         out["land_bounds"] = [[float(y0), float(x0)], [float(y1), float(x1)]]
     gb = _wgs84(layers["boundaries"], simplify_m=400.0, precision=4)
     out["countries"] = _fc(
         gb,
         [{"name": _str(n), "iso": _str(i)} for n, i in zip(gb["name"], gb["iso_a3"], strict=True)],
-        merc=True,
+        merc=MERC_BITS,
     )
     # rivers and lakes (GSHHG/WDBII, NE 10 m) and province lines (NE 10 m admin-1)
     # (drawing only: no properties; ~100 m coordinates, like the neighbouring land)
@@ -308,11 +316,11 @@ def _basemap(res: Any, lang: str) -> dict[str, Any]:
                 if len(korea):
                     lay = lay.clip(korea.union_all().simplify(500.0).buffer(2_000.0, quad_segs=2))
                     lay = lay[~lay.geometry.is_empty]
-            g = _wgs84(lay, simplify_m=simplify_m, precision=3)
-            out[key] = _fc(g, [{} for _ in range(len(g))], merc=True)
+            g = _merged(_wgs84(lay, simplify_m=simplify_m, precision=3))
+            out[key] = _fc(g, [{} for _ in range(len(g))], merc=MERC_BITS - 2)
     if "coastline" in layers:
-        gc = _wgs84(layers["coastline"], simplify_m=400.0, precision=4)
-        out["coast"] = _fc(gc, [{} for _ in range(len(gc))], merc=True)
+        gc = _merged(_wgs84(layers["coastline"], simplify_m=400.0, precision=4))
+        out["coast"] = _fc(gc, [{} for _ in range(len(gc))], merc=MERC_BITS)
     if "mdl" in layers:
         gm = _wgs84(layers["mdl"], precision=4)
         out["mdl"] = _fc(gm, [{"name": _str(n)} for n in gm["name"]], digits=4)
@@ -619,7 +627,9 @@ def _html_escape(s: str) -> str:
     return html.escape(s, quote=True)
 
 
-def _skeleton(bounds: list[list[float]], online: bool) -> folium.Map:
+def _skeleton(bounds: list[list[float]], online: bool, fit: bool = True) -> folium.Map:
+    """folium's map; ``fit=False`` leaves fitting the bounds to the page (without the
+    animated pan folium's ``fitBounds`` starts, which redraws every layer when it ends)."""
     (y0, x0), (y1, x1) = bounds
     m = folium.Map(
         location=[(y0 + y1) / 2, (x0 + x1) / 2],
@@ -628,7 +638,8 @@ def _skeleton(bounds: list[list[float]], online: bool) -> folium.Map:
         control_scale=True,
         prefer_canvas=False,
     )
-    m.fit_bounds(bounds)
+    if fit:
+        m.fit_bounds(bounds)
     if online:
         import xyzservices.providers as xyz
 
@@ -664,8 +675,10 @@ def render(res: Any, *, lang: str = "en", online: bool = False) -> str:
     b = res.layers["boundaries"]
     prk = b[b["iso_a3"] == "PRK"] if "iso_a3" in b.columns else b
     x0, y0, x1, y1 = (prk if len(prk) else b).to_crs(settings.map_crs).total_bounds
-    m = _skeleton([[float(y0), float(x0)], [float(y1), float(x1)]], online)
+    fit = [[float(y0), float(x0)], [float(y1), float(x1)]]
+    m = _skeleton(fit, online, fit=False)
     data["online"] = bool(online)
+    data["fit"] = fit
     return _page(m, data, ["whatif.js", "map.js"], online)
 
 

@@ -254,31 +254,19 @@
      per-point objects, clipping and simplification of L.Polyline (the basemap is most of
      the page's points and none of its clicks). */
   var R3857 = 6378137, DEG = Math.PI / 180, HALF = 0.5 / (Math.PI * R3857);
-  /* packed geometries (webmap.pack_geometry): base64 varints, depth first: each sequence's
-     length, each point's zigzag x and y deltas from the one before. `leaf(xs, n)` turns the
-     n integer pairs of one innermost sequence into what the caller keeps. */
+  /* packed geometries (webmap.pack_geometry): one flat list of integers, depth first: each
+     sequence's length, each point's x and y deltas from the one before. `leaf(xy, n)` turns
+     the n integer pairs of one innermost sequence into what the caller keeps. */
   var DEPTH = { Point: 0, MultiPoint: 1, LineString: 1, Polygon: 2, MultiLineString: 2,
     MultiPolygon: 3 };
   function unpackWith(g, leaf) {
-    var s = atob(g.p), i = 0, x = 0, y = 0;
-    function uv() {
-      var r = 0, m = 1, b;
-      do {
-        b = s.charCodeAt(i++);
-        r += (b & 127) * m;
-        m *= 128;
-      } while (b & 128);
-      return r;
-    }
-    function zz() {
-      var u = uv();
-      return u % 2 ? -(u + 1) / 2 : u / 2;
-    }
-    function seq(n) {
-      var a = new Float64Array(2 * n);
-      for (var j = 0; j < 2 * n; j += 2) {
-        x += zz();
-        y += zz();
+    var v = g.p, i = 0, x = 0, y = 0;
+    function seq(m) {
+      var a = new Float64Array(2 * m);
+      for (var j = 0; j < 2 * m; j += 2) {
+        x += v[i];
+        y += v[i + 1];
+        i += 2;
         a[j] = x;
         a[j + 1] = y;
       }
@@ -286,10 +274,10 @@
     }
     function rd(d) {
       if (d === 0) return leaf(seq(1), 1);
-      var n = uv();
-      if (d === 1) return leaf(seq(n), n);
-      var out = new Array(n);
-      for (var j = 0; j < n; j++) out[j] = rd(d - 1);
+      var m = v[i++];
+      if (d === 1) return leaf(seq(m), m);
+      var out = new Array(m);
+      for (var j = 0; j < m; j++) out[j] = rd(d - 1);
       return out;
     }
     return rd(DEPTH[g.type]);
@@ -297,7 +285,7 @@
   /* a packed geometry as GeoJSON (degrees; Web Mercator ones back to degrees); anything
      else as it is */
   function unpack(g) {
-    if (!g || typeof g.p !== "string") return g;
+    if (!g || !Array.isArray(g.p)) return g;
     var merc = g.m !== undefined, k = merc ? Math.pow(2, g.m) : Math.pow(10, g.k);
     var point = g.type === "Point";
     var c = unpackWith(g, function (a, n) {
@@ -319,7 +307,7 @@
     return fc;
   }
   function mercRings(geom, out) {
-    if (typeof geom.p === "string" && geom.m !== undefined) {
+    if (Array.isArray(geom.p) && geom.m !== undefined) {
       var u = 1 / Math.pow(2, geom.m);
       var flat = function (x) {
         if (x instanceof Float64Array) out.push(x);
@@ -476,6 +464,9 @@
     /* the neighbouring land is cut to a rectangle: never let the view reach its edge. Set
        before any layer is drawn, without animation, so nothing is drawn twice on load. */
     var B = D.basemap;
+    /* the opening view: fitted here without animation (a pan animation ending after the
+       layers are drawn would project and draw every one of them again) */
+    if (D.fit) map.fitBounds(D.fit, { animate: false });
     if (!B.land_bounds) return;
     var lb = L.latLngBounds(B.land_bounds).pad(-0.01);
     var fit = function () {
@@ -570,7 +561,7 @@
     overlays.cities.on("add", declutter);
     declutter();
     (B.cities || []).forEach(function (c) {
-      searchIndex.push({ key: fold(c.name) + " " + fold(c.ko), label: c.label,
+      searchIndex.push({ words: [c.name, c.ko], label: c.label,
         kind: tr("map.kind.city"), latlng: [c.lat, c.lon] });
     });
   }
@@ -615,7 +606,7 @@
           });
           if (key === "ports" || key === "economic_zones" || key === "border_crossings") {
             var ll = l.getLatLng ? l.getLatLng() : l.getBounds().getCenter();
-            searchIndex.push({ key: fold(p.name) + " " + fold(p.ko), label: p.label,
+            searchIndex.push({ words: [p.name, p.ko], label: p.label,
               kind: tr("map.layer." + key), latlng: [ll.lat, ll.lng], layer: l });
           }
         },
@@ -693,7 +684,7 @@
   function paintMarker(m, r) {
     var e = m.getElement();
     if (!e) return;
-    var c = color(r ? r.score : null);
+    var c = scoreColor(r ? r.score : null);
     e.style.background = c;
     e.style.color = ink(c);
     e.textContent = r && r.phase ? String(r.phase) : "\u2013";
@@ -711,8 +702,7 @@
       r.rank0 = r.rank;
       if (!rowsBy[r.profile]) return;
       rowsBy[r.profile].push(r);
-      searchIndex.push({ key: fold(z.name) + " " + fold(z.ko) + " " + fold(z.place_plain) + " " +
-        fold(z.place_ko), label: z.label, kind: tr("kind.zone"),
+      searchIndex.push({ words: [z.name, z.ko, z.place_plain, z.place_ko], label: z.label, kind: tr("kind.zone"),
         sub: (profileOf(r.profile) || {}).label + " \u00b7 " + beltLabel(r.belt), row: r });
     });
     siteLayer = L.layerGroup().addTo(map);
@@ -738,7 +728,7 @@
         paintMarker(m, current(s));
       });
       siteLayer.addLayer(m);
-      searchIndex.push({ key: fold(s.name) + " " + fold(s.ko), label: s.label,
+      searchIndex.push({ words: [s.name, s.ko], label: s.label,
         kind: tr("kind.site"), sub: tr("map.popup.all_profiles"), site: s });
     });
   }
@@ -832,16 +822,31 @@
   }
 
   /* ---------- side panel ---------- */
+  /* one row of the ranked list, cloned from a template (cheaper than building each) */
+  var rowTpl = null, colorOf = {};
+  function scoreColor(v) {
+    var k = String(v);
+    return colorOf[k] || (colorOf[k] = color(v));
+  }
   function renderList() {
     if (!listEl) return;
-    listEl.textContent = "";
+    if (!rowTpl) {
+      rowTpl = el("li", "gp-row");
+      rowTpl.tabIndex = 0;
+      ["gp-rk", "gp-badge", "gp-nm", "gp-sc"].forEach(function (c) {
+        el("span", c, rowTpl);
+      });
+      el("div", "gp-meta", rowTpl);
+    }
+    var frag = document.createDocumentFragment();
+    var zonesOn = map.hasLayer(overlays.zonesRoot), sitesOn = map.hasLayer(overlays.sitesRoot);
+    var kindZone = tr("kind.zone"), kindSite = tr("kind.site"), unranked = tr("map.unranked");
     visibleProfiles().forEach(function (pid) {
       var prof = profileOf(pid);
       var rows = rowsBy[pid].filter(function (r) {
-        return passes(r) && (r.kind === "zone" ? map.hasLayer(overlays.zonesRoot)
-          : map.hasLayer(overlays.sitesRoot));
+        return passes(r) && (r.kind === "zone" ? zonesOn : sitesOn);
       });
-      if (state.profile === "*") el("h3", "gp-list-prof", listEl, prof.label);
+      if (state.profile === "*") el("h3", "gp-list-prof", frag, prof.label);
       D.belts.forEach(function (b) {
         var inBelt = rows.filter(function (r) {
           return r.belt === b.id;
@@ -850,34 +855,46 @@
         inBelt.sort(function (p, q) {
           return (p.rank || 1e9) - (q.rank || 1e9) || (p.id < q.id ? -1 : 1);
         });
-        el("h4", "gp-list-belt", listEl, b.label);
-        var ol = el("ol", "gp-rank", listEl);
+        el("h4", "gp-list-belt", frag, b.label);
+        var ol = el("ol", "gp-rank", frag);
         inBelt.forEach(function (r) {
-          var li = el("li", "gp-row", ol);
-          li.tabIndex = 0;
+          var li = rowTpl.cloneNode(true), c = li.childNodes, bg = scoreColor(r.score);
           li.setAttribute("data-id", r.id);
-          el("span", "gp-rk", li, r.rank ? "#" + r.rank : "\u2013");
-          var bd = el("span", "gp-badge gp-" + r.kind, li, r.phase || "\u2013");
-          bd.style.background = color(r.score);
-          bd.style.color = ink(color(r.score));
-          var nm = el("span", "gp-nm", li, r.kind === "zone" ? r.zone.label : r.site.label);
-          nm.title = r.kind === "zone" ? tr("kind.zone") : tr("kind.site");
-          el("span", "gp-sc", li, r.score === null ? tr("map.unranked") : fmt(r.score, 3));
+          li.gpRow = r;
+          c[0].textContent = r.rank ? "#" + r.rank : "\u2013";
+          c[1].className = "gp-badge gp-" + r.kind;
+          c[1].textContent = r.phase || "\u2013";
+          c[1].style.background = bg;
+          c[1].style.color = ink(bg);
+          c[2].textContent = r.kind === "zone" ? r.zone.label : r.site.label;
+          c[2].title = r.kind === "zone" ? kindZone : kindSite;
+          c[3].textContent = r.score === null ? unranked : fmt(r.score, 3);
           var meta = [phaseText(r.phase), tr("map.priority", { n: r.priority || "\u2013" })];
           var rb = robustText(r);
           if (rb) meta.push(rb);
-          el("div", "gp-meta", li, meta.join(" \u00b7 "));
-          var go = function () {
-            focus(r);
-          };
-          li.addEventListener("click", go);
-          li.addEventListener("keydown", function (e) {
-            if (e.key === "Enter") go();
-          });
+          c[4].textContent = meta.join(" \u00b7 ");
+          ol.appendChild(li);
         });
       });
     });
-    if (!listEl.firstChild) el("p", "gp-empty", listEl, tr("map.panel.empty"));
+    if (!frag.firstChild) el("p", "gp-empty", frag, tr("map.panel.empty"));
+    listEl.textContent = "";
+    listEl.appendChild(frag);
+  }
+  /* the list's rows open their zone or site: one listener for all of them */
+  function listEvents(list) {
+    function row(e) {
+      var li = e.target.closest ? e.target.closest("li.gp-row") : null;
+      return li && li.gpRow ? li.gpRow : null;
+    }
+    list.addEventListener("click", function (e) {
+      var r = row(e);
+      if (r) focus(r);
+    });
+    list.addEventListener("keydown", function (e) {
+      var r = e.key === "Enter" ? row(e) : null;
+      if (r) focus(r);
+    });
   }
   function focus(r) {
     if (r.kind === "zone" && state.profile !== "*" && state.profile !== r.profile) {
@@ -975,6 +992,7 @@
         if (k === "min") el("span", "", sr, " \u2013 ");
       });
       listEl = el("div", "gp-list", body);
+      listEvents(listEl);
       wifBox = el("details", "gp-whatif", body);
       buildWhatif();
     });
@@ -1272,6 +1290,8 @@
         var q = fold(input.value);
         if (!q) return;
         var hits = searchIndex.filter(function (x) {
+          /* names are folded on the first search, not while the page opens */
+          if (x.key === undefined) x.key = x.words.map(fold).join(" ");
           return x.key.indexOf(q) >= 0;
         }).slice(0, 15);
         hits.forEach(function (h) {
