@@ -671,15 +671,16 @@
         } }).addTo(overlays.dmz);
     }
   }
+  /* one icon per shape, shared by its markers (each marker makes its own element from it) */
+  var ICONS = {};
   function badge(r, shape) {
-    var c = color(r ? r.score : null);
-    return L.divIcon({
+    return ICONS[shape] || (ICONS[shape] = L.divIcon({
       className: "gp-mark gp-" + shape,
       iconSize: [20, 20],
       iconAnchor: [10, 10],
       popupAnchor: [0, -8],
       html: "",
-    });
+    }));
   }
   function paintMarker(m, r) {
     var e = m.getElement();
