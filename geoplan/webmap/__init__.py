@@ -6,7 +6,9 @@ words from the message catalogue ``map.*``) goes into ONE JSON block
 (``<script type="application/json">`` with ``<``, ``>`` and ``&`` escaped) that
 the page's own scripts (``static/*.js``, inlined at write time with Leaflet
 from ``xstatic-leaflet``) read with ``JSON.parse`` and draw, putting every
-string into the page as text. The what-if panel re-scores in the browser
+string into the page as text. Geometries travel packed (:func:`pack_geometry`:
+integer deltas, the basemap's in Web Mercator units) and are read back in the page.
+The what-if panel re-scores in the browser
 with ``static/whatif.js``, a line-for-line mirror of :func:`geoplan.score.aggregate`.
 The page draws in two steps: before its load event the basemap (land, rivers and
 lakes, province lines, coast: one canvas from Web Mercator typed arrays), the first
