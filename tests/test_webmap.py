@@ -483,6 +483,26 @@ def test_scenario_layers_are_drawn_with_names_as_text(tmp_path, browser):
         assert p.dialogs == [] and p.errors == []
 
 
+def _unpack(g):
+    """A packed page geometry as GeoJSON in degrees, read here from its documented format."""
+    it, last = iter(g["p"]), [0, 0]
+
+    def pt():
+        last[0] += next(it)
+        last[1] += next(it)
+        if "m" in g:
+            x, y = last[0] / 2 ** g["m"], last[1] / 2 ** g["m"]
+            return [360 * x - 180, float(np.degrees(np.arctan(np.sinh(np.pi * (1 - 2 * y)))))]
+        return [last[0] / 10 ** g["k"], last[1] / 10 ** g["k"]]
+
+    def rd(depth):
+        return pt() if depth == 0 else [rd(depth - 1) for _ in range(next(it))]
+
+    depth = {"Point": 0, "MultiPoint": 1, "LineString": 1, "Polygon": 2, "MultiLineString": 2,
+             "MultiPolygon": 3}[g["type"]]  # fmt: skip
+    return {"type": g["type"], "coordinates": rd(depth)}
+
+
 def _km_lines(fc, lat0):
     """A FeatureCollection's lines in local km (equirectangular about ``lat0``)."""
     import shapely
@@ -490,10 +510,44 @@ def _km_lines(fc, lat0):
     k = np.array([111.32 * np.cos(np.radians(lat0)), 111.32])
     return shapely.union_all(
         [
-            shapely.transform(shapely.geometry.shape(f["geometry"]), lambda c: c * k)
+            shapely.transform(shapely.geometry.shape(_unpack(f["geometry"])), lambda c: c * k)
             for f in fc["features"]
         ]
     ), k
+
+
+def test_packed_geometries_read_back_in_the_page(res, map_en, page):
+    """Zones (1e-5 degrees) come back exactly; the coast within the Mercator quantum."""
+    import geopandas as gpd
+    import shapely
+
+    d = _data(map_en.read_text(encoding="utf-8"))
+    pg = page.page
+    # zones: the engine's polygons, simplified 25 m and on the 1e-5 degree grid (shapely oracle)
+    want = res.zones.geometry.simplify(25.0, preserve_topology=True).to_crs(4326)
+    want = shapely.set_precision(want.to_numpy(), 1e-5)
+    got = pg.evaluate("geoplan.data.zones.map(z => geoplan.unpack(z.geom))")
+    assert len(got) == len(want) == len(d["zones"])
+    for g, w in zip(got, want, strict=True):
+        assert g["type"] == w.geom_type
+        np.testing.assert_allclose(
+            shapely.get_coordinates(shapely.geometry.shape(g)), shapely.get_coordinates(w),
+            rtol=0, atol=1e-9,
+        )  # fmt: skip
+    # the coast: Web Mercator, 2**22 units round the world (under 10 m): every decoded vertex
+    # lies on the layer's coastline (within its 400 m simplification and the quantum)
+    coast = res.layers["coastline"].to_crs(3857).union_all()
+    got = pg.evaluate("geoplan.data.basemap.coast.features.map(f => geoplan.unpack(f.geometry))")
+    pts = np.concatenate([shapely.get_coordinates(shapely.geometry.shape(g)) for g in got])
+    assert len(pts) > 100
+    xy = gpd.GeoSeries(gpd.points_from_xy(pts[:, 0], pts[:, 1]), crs=4326).to_crs(3857)
+    lat = np.radians(pts[:, 1])
+    assert (xy.distance(coast).to_numpy() * np.cos(lat)).max() < 400.0 + 10.0
+    # the page's decoder and this file's agree to the last bit of the quantum
+    first = d["basemap"]["coast"]["features"][0]["geometry"]
+    mine = shapely.get_coordinates(shapely.geometry.shape(_unpack(first)))
+    np.testing.assert_allclose(shapely.get_coordinates(shapely.geometry.shape(got[0])), mine,
+                               rtol=0, atol=1e-9)  # fmt: skip
 
 
 def test_basemap_draws_rivers_lakes_and_provinces_beneath_the_coast(res, map_en, page):

@@ -6,7 +6,9 @@ words from the message catalogue ``map.*``) goes into ONE JSON block
 (``<script type="application/json">`` with ``<``, ``>`` and ``&`` escaped) that
 the page's own scripts (``static/*.js``, inlined at write time with Leaflet
 from ``xstatic-leaflet``) read with ``JSON.parse`` and draw, putting every
-string into the page as text. The what-if panel re-scores in the browser
+string into the page as text. Geometries travel packed (:func:`pack_geometry`:
+integer deltas, the basemap's in Web Mercator units) and are read back in the page.
+The what-if panel re-scores in the browser
 with ``static/whatif.js``, a line-for-line mirror of :func:`geoplan.score.aggregate`.
 The page draws in two steps: before its load event the basemap (land, rivers and
 lakes, province lines, coast: one canvas from Web Mercator typed arrays), the first
@@ -37,7 +39,15 @@ from geoplan._errors import ExportError
 from geoplan._offline import asset_text, external_urls, inline_css, inline_js, leaflet_css
 from geoplan.i18n import belt_label, catalogue, criterion_label, place_label, profile_label, t
 
-__all__ = ["SCORE_COLORS", "page_json", "render", "render_diff", "score_color"]
+__all__ = [
+    "MERC_BITS",
+    "SCORE_COLORS",
+    "pack_geometry",
+    "page_json",
+    "render",
+    "render_diff",
+    "score_color",
+]
 
 #: Colour-blind-safe sequential ramp for scores 0..1 (viridis, 9 stops).
 SCORE_COLORS = [
@@ -98,12 +108,114 @@ def _wgs84(gdf: gpd.GeoDataFrame, simplify_m: float = 0.0, precision: int = 5) -
     return out
 
 
-def _fc(gdf: gpd.GeoDataFrame, props: list[dict[str, Any]]) -> dict[str, Any]:
+#: Nesting depth of a geometry type's coordinates (0: one point).
+_DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "Polygon": 2, "MultiLineString": 2,
+          "MultiPolygon": 3}  # fmt: skip
+
+#: Web Mercator quantum of the basemap's 1e-4 degree layers (country borders, coast): the
+#: world is 2**MERC_BITS units wide (~7 m at 40 N); its 1e-3 degree layers (land, rivers,
+#: lakes, provinces) use 2 bits fewer (~29 m).
+MERC_BITS = 22
+_MERC_LAT = 85.0511287798
+
+
+def _merc(lon: float, lat: float, scale: float) -> tuple[int, int]:
+    """Web Mercator (the world as 0..1 from the west and the north) in ``scale`` units."""
+    lat = min(max(lat, -_MERC_LAT), _MERC_LAT)
+    sn = math.sin(math.radians(lat))
+    y = 0.5 - math.log((1 + sn) / (1 - sn)) / (4 * math.pi)
+    return round((lon / 360.0 + 0.5) * scale), round(y * scale)
+
+
+def pack_geometry(geom: Any, *, digits: int = 5, merc_bits: int | None = None) -> dict[str, Any]:
+    """A shapely geometry as the page's compact form: one flat list of integer deltas.
+
+    Coordinates become integers: degrees times ``10**digits`` (lossless for coordinates
+    already on that grid), or with ``merc_bits`` Web Mercator with the world
+    ``2**merc_bits`` units wide (0 at 180 W and at the north edge). The list holds,
+    depth first, each sequence's length and each point as its x and y minus the previous
+    point's (the first from 0, 0): short integers that ``JSON.parse`` reads natively
+    (a fraction of the text of degrees, and no per-character decoding in the page).
+    Geometry collections are kept as GeoJSON.
+
+    Parameters
+    ----------
+    geom : shapely geometry
+        In EPSG:4326 (longitude, latitude).
+    digits : int
+        Decimal digits kept of degrees (``k`` in the result).
+    merc_bits : int, optional
+        Write Web Mercator units instead (``m`` in the result).
+
+    Returns
+    -------
+    dict
+        ``{"type", "k" or "m", "p"}``; the page's ``geoplan.unpack`` reads it back.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> pack_geometry(shapely.LineString([(1.5, -2.0), (1.7, -2.0)]), digits=1)
+    {'type': 'LineString', 'k': 1, 'p': [2, 15, -20, 2, 0]}
+    """
+    gi = geom.__geo_interface__
+    kind = gi["type"]
+    if kind not in _DEPTH:
+        return gi
+    out: list[int] = []
+    last = [0, 0]
+    if merc_bits is not None:
+        scale = float(2**merc_bits)
+
+        def ints(c: Any) -> tuple[int, int]:
+            return _merc(float(c[0]), float(c[1]), scale)
+
+    else:
+        k = 10**digits
+
+        def ints(c: Any) -> tuple[int, int]:
+            return round(float(c[0]) * k), round(float(c[1]) * k)
+
+    def walk(c: Any, depth: int) -> None:
+        if depth == 0:
+            x, y = ints(c)
+            out.extend((x - last[0], y - last[1]))
+            last[0], last[1] = x, y
+            return
+        out.append(len(c))
+        for sub in c:
+            walk(sub, depth - 1)
+
+    walk(gi["coordinates"], _DEPTH[kind])
+    res: dict[str, Any] = {"type": kind}
+    if merc_bits is not None:
+        res["m"] = int(merc_bits)
+    else:
+        res["k"] = int(digits)
+    res["p"] = out
+    return res
+
+
+def _fc(
+    gdf: gpd.GeoDataFrame,
+    props: list[dict[str, Any]],
+    *,
+    digits: int | None = 5,
+    merc: int | None = None,
+) -> dict[str, Any]:
+    """A FeatureCollection; geometries packed (:func:`pack_geometry`: Web Mercator with
+    ``merc`` bits, else degrees to ``digits``), or GeoJSON if ``digits`` is None."""
     feats = []
     for geom, p in zip(gdf.geometry, props, strict=True):
         if geom is None or geom.is_empty:
             continue
-        feats.append({"type": "Feature", "properties": p, "geometry": geom.__geo_interface__})
+        if merc is not None:
+            g = pack_geometry(geom, merc_bits=merc)
+        elif digits is not None:
+            g = pack_geometry(geom, digits=digits)
+        else:
+            g = geom.__geo_interface__
+        feats.append({"type": "Feature", "properties": p, "geometry": g})
     return {"type": "FeatureCollection", "features": feats}
 
 
@@ -164,18 +276,31 @@ def _infra(layers: dict[str, gpd.GeoDataFrame], lang: str) -> dict[str, Any]:
     return out
 
 
+def _merged(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Drawing-only lines or polygons as ONE multi-part feature (the page draws them as one
+    path anyway; one feature carries its coordinates without a feature's overhead each)."""
+    parts = shapely.get_parts(g.geometry.to_numpy())
+    parts = parts[~shapely.is_empty(parts)]
+    kinds = set(shapely.get_type_id(parts).tolist())
+    if not len(parts) or not (kinds <= {1, 2} or kinds == {3}):
+        return g
+    one = shapely.multipolygons(parts) if kinds == {3} else shapely.multilinestrings(parts)
+    return gpd.GeoDataFrame(geometry=[one], crs=g.crs)
+
+
 def _basemap(res: Any, lang: str) -> dict[str, Any]:
     layers = res.layers
     out: dict[str, Any] = {}
     if "basemap_land" in layers:
         g = _wgs84(layers["basemap_land"], simplify_m=1500.0, precision=3)
-        out["land"] = _fc(g, [{"name": _str(n)} for n in g["name"]])
+        out["land"] = _fc(g, [{"name": _str(n)} for n in g["name"]], merc=MERC_BITS - 2)
         x0, y0, x1, y1 = g.total_bounds
         out["land_bounds"] = [[float(y0), float(x0)], [float(y1), float(x1)]]
     gb = _wgs84(layers["boundaries"], simplify_m=400.0, precision=4)
     out["countries"] = _fc(
         gb,
         [{"name": _str(n), "iso": _str(i)} for n, i in zip(gb["name"], gb["iso_a3"], strict=True)],
+        merc=MERC_BITS,
     )
     # rivers and lakes (GSHHG/WDBII, NE 10 m) and province lines (NE 10 m admin-1)
     # (drawing only: no properties; ~100 m coordinates, like the neighbouring land)
@@ -193,14 +318,14 @@ def _basemap(res: Any, lang: str) -> dict[str, Any]:
                 if len(korea):
                     lay = lay.clip(korea.union_all().simplify(500.0).buffer(2_000.0, quad_segs=2))
                     lay = lay[~lay.geometry.is_empty]
-            g = _wgs84(lay, simplify_m=simplify_m, precision=3)
-            out[key] = _fc(g, [{} for _ in range(len(g))])
+            g = _merged(_wgs84(lay, simplify_m=simplify_m, precision=3))
+            out[key] = _fc(g, [{} for _ in range(len(g))], merc=MERC_BITS - 2)
     if "coastline" in layers:
-        gc = _wgs84(layers["coastline"], simplify_m=400.0, precision=4)
-        out["coast"] = _fc(gc, [{} for _ in range(len(gc))])
+        gc = _merged(_wgs84(layers["coastline"], simplify_m=400.0, precision=4))
+        out["coast"] = _fc(gc, [{} for _ in range(len(gc))], merc=MERC_BITS)
     if "mdl" in layers:
         gm = _wgs84(layers["mdl"], precision=4)
-        out["mdl"] = _fc(gm, [{"name": _str(n)} for n in gm["name"]])
+        out["mdl"] = _fc(gm, [{"name": _str(n)} for n in gm["name"]], digits=4)
     if "cities" in layers:
         c = layers["cities"]
         pop = pd.to_numeric(c["population"], errors="coerce").fillna(0)
@@ -237,13 +362,16 @@ def _planning(res: Any, lang: str) -> dict[str, Any]:
                  "area": _num(r.get("area_km2"), 0), "net": _num(r.get("net_area_km2"), 0)}
                 for _, r in g.iterrows()
             ],
+            digits=4,
         )  # fmt: skip
     ex = res.exclusions
     if ex is not None and len(ex) and "kind" in ex.columns:
         dmz = ex[ex["kind"] == "dmz"]
         if len(dmz):
             g = _wgs84(dmz, simplify_m=300.0, precision=4)
-            out["dmz"] = _fc(g, [{"name": _str(d)} for d in g.get("description", g["kind"])])
+            out["dmz"] = _fc(
+                g, [{"name": _str(d)} for d in g.get("description", g["kind"])], digits=4
+            )
     return out
 
 
@@ -384,7 +512,7 @@ def page_json(res: Any, *, lang: str = "en") -> dict[str, Any]:
                     "place_ko": _str(row.get("place_ko")),
                     "lat": round(pt.y, 5),
                     "lon": round(pt.x, 5),
-                    "geom": geom.__geo_interface__ if geom is not None else None,
+                    "geom": pack_geometry(geom) if geom is not None else None,
                 }
             )  # fmt: skip
             zones.append(d)
@@ -501,7 +629,9 @@ def _html_escape(s: str) -> str:
     return html.escape(s, quote=True)
 
 
-def _skeleton(bounds: list[list[float]], online: bool) -> folium.Map:
+def _skeleton(bounds: list[list[float]], online: bool, fit: bool = True) -> folium.Map:
+    """folium's map; ``fit=False`` leaves fitting the bounds to the page (without the
+    animated pan folium's ``fitBounds`` starts, which redraws every layer when it ends)."""
     (y0, x0), (y1, x1) = bounds
     m = folium.Map(
         location=[(y0 + y1) / 2, (x0 + x1) / 2],
@@ -510,7 +640,8 @@ def _skeleton(bounds: list[list[float]], online: bool) -> folium.Map:
         control_scale=True,
         prefer_canvas=False,
     )
-    m.fit_bounds(bounds)
+    if fit:
+        m.fit_bounds(bounds)
     if online:
         import xyzservices.providers as xyz
 
@@ -546,8 +677,10 @@ def render(res: Any, *, lang: str = "en", online: bool = False) -> str:
     b = res.layers["boundaries"]
     prk = b[b["iso_a3"] == "PRK"] if "iso_a3" in b.columns else b
     x0, y0, x1, y1 = (prk if len(prk) else b).to_crs(settings.map_crs).total_bounds
-    m = _skeleton([[float(y0), float(x0)], [float(y1), float(x1)]], online)
+    fit = [[float(y0), float(x0)], [float(y1), float(x1)]]
+    m = _skeleton(fit, online, fit=False)
     data["online"] = bool(online)
+    data["fit"] = fit
     return _page(m, data, ["whatif.js", "map.js"], online)
 
 
@@ -585,7 +718,7 @@ def _outline() -> dict[str, Any] | None:
     except Exception:  # the backdrop is optional: a diff map without it still reads
         return None
     g = _wgs84(b, simplify_m=300.0, precision=3)
-    return _fc(g, [{"iso": _str(i)} for i in g.get("iso_a3", [""] * len(g))])
+    return _fc(g, [{"iso": _str(i)} for i in g.get("iso_a3", [""] * len(g))], digits=None)
 
 
 def render_diff(

@@ -254,7 +254,71 @@
      per-point objects, clipping and simplification of L.Polyline (the basemap is most of
      the page's points and none of its clicks). */
   var R3857 = 6378137, DEG = Math.PI / 180, HALF = 0.5 / (Math.PI * R3857);
+  /* packed geometries (webmap.pack_geometry): one flat list of integers, depth first: each
+     sequence's length, each point's x and y deltas from the one before. `leaf(xy, n)` turns
+     the n integer pairs of one innermost sequence into what the caller keeps. */
+  var DEPTH = { Point: 0, MultiPoint: 1, LineString: 1, Polygon: 2, MultiLineString: 2,
+    MultiPolygon: 3 };
+  function unpackWith(g, leaf) {
+    var v = g.p, i = 0, x = 0, y = 0;
+    function seq(m) {
+      var a = new Float64Array(2 * m);
+      for (var j = 0; j < 2 * m; j += 2) {
+        x += v[i];
+        y += v[i + 1];
+        i += 2;
+        a[j] = x;
+        a[j + 1] = y;
+      }
+      return a;
+    }
+    function rd(d) {
+      if (d === 0) return leaf(seq(1), 1);
+      var m = v[i++];
+      if (d === 1) return leaf(seq(m), m);
+      var out = new Array(m);
+      for (var j = 0; j < m; j++) out[j] = rd(d - 1);
+      return out;
+    }
+    return rd(DEPTH[g.type]);
+  }
+  /* a packed geometry as GeoJSON (degrees; Web Mercator ones back to degrees); anything
+     else as it is */
+  function unpack(g) {
+    if (!g || !Array.isArray(g.p)) return g;
+    var merc = g.m !== undefined, k = merc ? Math.pow(2, g.m) : Math.pow(10, g.k);
+    var point = g.type === "Point";
+    var c = unpackWith(g, function (a, n) {
+      var out = new Array(n);
+      for (var j = 0; j < n; j++) {
+        var x = a[2 * j] / k, y = a[2 * j + 1] / k;
+        out[j] = merc ? [360 * x - 180, Math.atan(Math.sinh(Math.PI * (1 - 2 * y))) / DEG]
+          : [x, y];
+      }
+      return point ? out[0] : out;
+    });
+    return { type: g.type, coordinates: c };
+  }
+  G.unpack = unpack;
+  function unpackFc(fc) {
+    (fc && fc.features || []).forEach(function (f) {
+      f.geometry = unpack(f.geometry);
+    });
+    return fc;
+  }
   function mercRings(geom, out) {
+    if (Array.isArray(geom.p) && geom.m !== undefined) {
+      var u = 1 / Math.pow(2, geom.m);
+      var flat = function (x) {
+        if (x instanceof Float64Array) out.push(x);
+        else x.forEach(flat);
+      };
+      flat(unpackWith(geom, function (a) {
+        for (var j = 0; j < a.length; j++) a[j] *= u;
+        return a;
+      }));
+      return out;
+    }
     var t = geom.type, c = geom.coordinates;
     var polys = t === "Polygon" || t === "LineString" ? [c] : t === "MultiPolygon" ||
       t === "MultiLineString" ? c : [];
@@ -400,6 +464,9 @@
     /* the neighbouring land is cut to a rectangle: never let the view reach its edge. Set
        before any layer is drawn, without animation, so nothing is drawn twice on load. */
     var B = D.basemap;
+    /* the opening view: fitted here without animation (a pan animation ending after the
+       layers are drawn would project and draw every one of them again) */
+    if (D.fit) map.fitBounds(D.fit, { animate: false });
     if (!B.land_bounds) return;
     var lb = L.latLngBounds(B.land_bounds).pad(-0.01);
     var fit = function () {
@@ -494,7 +561,7 @@
     overlays.cities.on("add", declutter);
     declutter();
     (B.cities || []).forEach(function (c) {
-      searchIndex.push({ key: fold(c.name) + " " + fold(c.ko), label: c.label,
+      searchIndex.push({ words: [c.name, c.ko], label: c.label,
         kind: tr("map.kind.city"), latlng: [c.lat, c.lon] });
     });
   }
@@ -518,7 +585,7 @@
       var data = D.infra[key];
       if (!data) return;
       var st = INFRA[key];
-      L.geoJSON(data, {
+      L.geoJSON(unpackFc(data), {
         pane: key === "railways" || key === "roads" ? "gpInfraLines" : "gpInfra",
         style: function () {
           return { color: st.color, weight: st.weight || 1.2, dashArray: st.dash || null,
@@ -539,7 +606,7 @@
           });
           if (key === "ports" || key === "economic_zones" || key === "border_crossings") {
             var ll = l.getLatLng ? l.getLatLng() : l.getBounds().getCenter();
-            searchIndex.push({ key: fold(p.name) + " " + fold(p.ko), label: p.label,
+            searchIndex.push({ words: [p.name, p.ko], label: p.label,
               kind: tr("map.layer." + key), latlng: [ll.lat, ll.lng], layer: l });
           }
         },
@@ -549,7 +616,7 @@
   function userLayers() {
     /* layers the scenario names (masks, imported OSM layers): drawn plainly, names as text */
     (D.user_layers || []).forEach(function (u) {
-      L.geoJSON(u.data, {
+      L.geoJSON(unpackFc(u.data), {
         pane: "gpInfra",
         style: function () {
           return u.mask
@@ -575,7 +642,7 @@
   function planning() {
     var P = D.planning, B = D.basemap;
     if (B.mdl) {
-      L.geoJSON(B.mdl, { pane: "gpPlanning",
+      L.geoJSON(unpackFc(B.mdl), { pane: "gpPlanning",
         style: { color: "#b30000", weight: 2, dashArray: "6 3" },
         onEachFeature: function (f, l) {
           l.bindTooltip(tr("map.layer.mdl"));
@@ -583,7 +650,7 @@
     }
     var cv = L.canvas({ pane: "gpPlanning", padding: 0.2 });
     if (P.belts) {
-      L.geoJSON(P.belts, { pane: "gpPlanning", renderer: cv,
+      L.geoJSON(unpackFc(P.belts), { pane: "gpPlanning", renderer: cv,
         style: function (f) {
           var c = BELT[f.properties.belt] || "#888";
           return { color: c, weight: 1.5, dashArray: "4 3", fillColor: c, fillOpacity: 0.06 };
@@ -597,27 +664,28 @@
         } }).addTo(overlays.belts);
     }
     if (P.dmz) {
-      L.geoJSON(P.dmz, { pane: "gpPlanning", renderer: cv,
+      L.geoJSON(unpackFc(P.dmz), { pane: "gpPlanning", renderer: cv,
         style: { color: "#555", weight: 0.5, fillColor: "#555", fillOpacity: 0.4 },
         onEachFeature: function (f, l) {
           l.bindTooltip(tr("map.layer.dmz"), { sticky: true });
         } }).addTo(overlays.dmz);
     }
   }
+  /* one icon per shape, shared by its markers (each marker makes its own element from it) */
+  var ICONS = {};
   function badge(r, shape) {
-    var c = color(r ? r.score : null);
-    return L.divIcon({
+    return ICONS[shape] || (ICONS[shape] = L.divIcon({
       className: "gp-mark gp-" + shape,
       iconSize: [20, 20],
       iconAnchor: [10, 10],
       popupAnchor: [0, -8],
       html: "",
-    });
+    }));
   }
   function paintMarker(m, r) {
     var e = m.getElement();
     if (!e) return;
-    var c = color(r ? r.score : null);
+    var c = scoreColor(r ? r.score : null);
     e.style.background = c;
     e.style.color = ink(c);
     e.textContent = r && r.phase ? String(r.phase) : "\u2013";
@@ -635,8 +703,7 @@
       r.rank0 = r.rank;
       if (!rowsBy[r.profile]) return;
       rowsBy[r.profile].push(r);
-      searchIndex.push({ key: fold(z.name) + " " + fold(z.ko) + " " + fold(z.place_plain) + " " +
-        fold(z.place_ko), label: z.label, kind: tr("kind.zone"),
+      searchIndex.push({ words: [z.name, z.ko, z.place_plain, z.place_ko], label: z.label, kind: tr("kind.zone"),
         sub: (profileOf(r.profile) || {}).label + " \u00b7 " + beltLabel(r.belt), row: r });
     });
     siteLayer = L.layerGroup().addTo(map);
@@ -662,7 +729,7 @@
         paintMarker(m, current(s));
       });
       siteLayer.addLayer(m);
-      searchIndex.push({ key: fold(s.name) + " " + fold(s.ko), label: s.label,
+      searchIndex.push({ words: [s.name, s.ko], label: s.label,
         kind: tr("kind.site"), sub: tr("map.popup.all_profiles"), site: s });
     });
   }
@@ -673,7 +740,7 @@
     rowsBy[pid].forEach(function (r) {
       if (r.kind === "site") return;
       var z = r.zone;
-      var poly = z.geom ? L.geoJSON(z.geom, { pane: "gpZones",
+      var poly = z.geom ? L.geoJSON(unpack(z.geom), { pane: "gpZones",
         style: { color: "#111", weight: 1.5, fillOpacity: 0.8, className: "geoplan-zone" } })
         : null;
       var m = L.marker([z.lat, z.lon], { icon: badge(r, "zone"), pane: "gpMarkers",
@@ -756,16 +823,31 @@
   }
 
   /* ---------- side panel ---------- */
+  /* one row of the ranked list, cloned from a template (cheaper than building each) */
+  var rowTpl = null, colorOf = {};
+  function scoreColor(v) {
+    var k = String(v);
+    return colorOf[k] || (colorOf[k] = color(v));
+  }
   function renderList() {
     if (!listEl) return;
-    listEl.textContent = "";
+    if (!rowTpl) {
+      rowTpl = el("li", "gp-row");
+      rowTpl.tabIndex = 0;
+      ["gp-rk", "gp-badge", "gp-nm", "gp-sc"].forEach(function (c) {
+        el("span", c, rowTpl);
+      });
+      el("div", "gp-meta", rowTpl);
+    }
+    var frag = document.createDocumentFragment();
+    var zonesOn = map.hasLayer(overlays.zonesRoot), sitesOn = map.hasLayer(overlays.sitesRoot);
+    var kindZone = tr("kind.zone"), kindSite = tr("kind.site"), unranked = tr("map.unranked");
     visibleProfiles().forEach(function (pid) {
       var prof = profileOf(pid);
       var rows = rowsBy[pid].filter(function (r) {
-        return passes(r) && (r.kind === "zone" ? map.hasLayer(overlays.zonesRoot)
-          : map.hasLayer(overlays.sitesRoot));
+        return passes(r) && (r.kind === "zone" ? zonesOn : sitesOn);
       });
-      if (state.profile === "*") el("h3", "gp-list-prof", listEl, prof.label);
+      if (state.profile === "*") el("h3", "gp-list-prof", frag, prof.label);
       D.belts.forEach(function (b) {
         var inBelt = rows.filter(function (r) {
           return r.belt === b.id;
@@ -774,34 +856,46 @@
         inBelt.sort(function (p, q) {
           return (p.rank || 1e9) - (q.rank || 1e9) || (p.id < q.id ? -1 : 1);
         });
-        el("h4", "gp-list-belt", listEl, b.label);
-        var ol = el("ol", "gp-rank", listEl);
+        el("h4", "gp-list-belt", frag, b.label);
+        var ol = el("ol", "gp-rank", frag);
         inBelt.forEach(function (r) {
-          var li = el("li", "gp-row", ol);
-          li.tabIndex = 0;
+          var li = rowTpl.cloneNode(true), c = li.childNodes, bg = scoreColor(r.score);
           li.setAttribute("data-id", r.id);
-          el("span", "gp-rk", li, r.rank ? "#" + r.rank : "\u2013");
-          var bd = el("span", "gp-badge gp-" + r.kind, li, r.phase || "\u2013");
-          bd.style.background = color(r.score);
-          bd.style.color = ink(color(r.score));
-          var nm = el("span", "gp-nm", li, r.kind === "zone" ? r.zone.label : r.site.label);
-          nm.title = r.kind === "zone" ? tr("kind.zone") : tr("kind.site");
-          el("span", "gp-sc", li, r.score === null ? tr("map.unranked") : fmt(r.score, 3));
+          li.gpRow = r;
+          c[0].textContent = r.rank ? "#" + r.rank : "\u2013";
+          c[1].className = "gp-badge gp-" + r.kind;
+          c[1].textContent = r.phase || "\u2013";
+          c[1].style.background = bg;
+          c[1].style.color = ink(bg);
+          c[2].textContent = r.kind === "zone" ? r.zone.label : r.site.label;
+          c[2].title = r.kind === "zone" ? kindZone : kindSite;
+          c[3].textContent = r.score === null ? unranked : fmt(r.score, 3);
           var meta = [phaseText(r.phase), tr("map.priority", { n: r.priority || "\u2013" })];
           var rb = robustText(r);
           if (rb) meta.push(rb);
-          el("div", "gp-meta", li, meta.join(" \u00b7 "));
-          var go = function () {
-            focus(r);
-          };
-          li.addEventListener("click", go);
-          li.addEventListener("keydown", function (e) {
-            if (e.key === "Enter") go();
-          });
+          c[4].textContent = meta.join(" \u00b7 ");
+          ol.appendChild(li);
         });
       });
     });
-    if (!listEl.firstChild) el("p", "gp-empty", listEl, tr("map.panel.empty"));
+    if (!frag.firstChild) el("p", "gp-empty", frag, tr("map.panel.empty"));
+    listEl.textContent = "";
+    listEl.appendChild(frag);
+  }
+  /* the list's rows open their zone or site: one listener for all of them */
+  function listEvents(list) {
+    function row(e) {
+      var li = e.target.closest ? e.target.closest("li.gp-row") : null;
+      return li && li.gpRow ? li.gpRow : null;
+    }
+    list.addEventListener("click", function (e) {
+      var r = row(e);
+      if (r) focus(r);
+    });
+    list.addEventListener("keydown", function (e) {
+      var r = e.key === "Enter" ? row(e) : null;
+      if (r) focus(r);
+    });
   }
   function focus(r) {
     if (r.kind === "zone" && state.profile !== "*" && state.profile !== r.profile) {
@@ -899,6 +993,7 @@
         if (k === "min") el("span", "", sr, " \u2013 ");
       });
       listEl = el("div", "gp-list", body);
+      listEvents(listEl);
       wifBox = el("details", "gp-whatif", body);
       buildWhatif();
     });
@@ -1196,6 +1291,8 @@
         var q = fold(input.value);
         if (!q) return;
         var hits = searchIndex.filter(function (x) {
+          /* names are folded on the first search, not while the page opens */
+          if (x.key === undefined) x.key = x.words.map(fold).join(" ");
           return x.key.indexOf(q) >= 0;
         }).slice(0, 15);
         hits.forEach(function (h) {
