@@ -630,6 +630,38 @@ def test_xss_strings_never_reach_the_html_unescaped(tmp_path, monkeypatch):
             assert payload not in page, f"{h.name}: unescaped {payload!r}"
 
 
+JINJA = "{{ 7*7 }} {{ cycler.__init__.__globals__.os.getpid() }} {% for x in y %}"
+
+
+def test_template_syntax_in_names_stays_text(tmp_path, monkeypatch):
+    """Jinja syntax in a description, a profile's label or a place's name is shown as text:
+    never evaluated (``{{ 7*7 }}`` would read 49, a ``__globals__`` chain would run code)
+    and never a failed render (an unbalanced ``{%``)."""
+    monkeypatch.chdir(tmp_path)
+    cities = _geojson("cities", _set_props(name=JINJA, name_ko=JINJA))
+    (tmp_path / "cities.geojson").write_text(cities, encoding="utf-8")
+    sc = {
+        "name": "jinja",
+        "description": JINJA,
+        "grid": {"resolution_m": 5000},
+        "candidates": {"zones_per_belt": 1},
+        "layers": {"cities": "cities.geojson"},
+        "profiles": {"labour_intensive": {"label": {"en": JINJA, "ko": JINJA}}},
+        "only_profiles": ["labour_intensive"],
+    }
+    (tmp_path / "s.yaml").write_text(json.dumps(sc), encoding="utf-8")
+    rc, text = invoke(["run", "-q", "s.yaml", "--out", "out", "--only", "map,report"])
+    assert rc == 0, text
+    page = (tmp_path / "out" / "jinja.html").read_text("utf-8")
+    data = json.loads(re.search(r'id="geoplan-data">(.*?)</script>', page, re.S).group(1))
+    assert data["description"] == JINJA
+    assert [p["label"] for p in data["profiles"]] == [JINJA]
+    for h in (tmp_path / "out").glob("*.html"):
+        body = h.read_text("utf-8")
+        assert "{{ 7*7 }}" in body, h.name  # the map's JSON and the report's text
+        assert " 49 " not in body, h.name
+
+
 # ------------------------------------------------------------------- export of an edited run
 
 
