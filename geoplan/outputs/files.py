@@ -311,7 +311,8 @@ def surface_overlays(
     32 pixels and interpolated bilinearly in between (as GDAL's approximate
     transformer does; far below a pixel here). Pixels are coloured from a
     63-step ramp through ``colors`` (to the nearest step; index 0 is "no
-    data"), 85 % opaque, and written as an indexed-colour PNG (zlib level 9).
+    data"), 85 % opaque, and written as an indexed-colour PNG (zlib level 6: level 9
+    made the five default pictures 4 % smaller for 0.23 s more per run).
     Reprojecting keeps the picture aligned with the vector layers (Leaflet
     stretches an image linearly in Web Mercator).
 
@@ -437,7 +438,7 @@ def surface_overlays(
         val[none] = fill[none]
         k = 1.0 + np.rint(np.clip(val, 0.0, 1.0) * (_STEPS - 2))
         index = np.nan_to_num(k, nan=0.0, copy=False).astype("uint8").reshape(dh, dw)
-        png = png_palette(index, palette, alpha, level=9)
+        png = png_palette(index, palette, alpha, level=6)
         out[name] = ("data:image/png;base64," + base64.b64encode(png).decode("ascii"), bounds)
     return out
 
