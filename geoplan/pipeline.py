@@ -16,10 +16,12 @@ import hashlib
 import json
 import logging
 import math
+import os
 import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -499,6 +501,7 @@ def ensure_criteria(
     """
     timer = timer or _Timer(False)
     keys: dict[str, str] = {}
+    missing: dict[str, tuple[Any, float | None]] = {}  # column key -> (spec, saturation)
     for cname in _used_criteria(sc):
         spec = sc.criteria[cname]
         sat = _saturation(sc, cname) if spec.kind == "distance_to" else None
@@ -511,24 +514,38 @@ def ensure_criteria(
                 hit = k
                 break
         if hit is None:
-            with timer("criteria (grid)"):
-                cells = (engine.evaluate if engine is not None else C.evaluate)(
-                    prepared.cell_xy,
-                    spec,
-                    prepared.layers,
-                    tolerance_m=prepared.grid.res / 2,
-                    saturate_m=sat,
-                    crs=sc.crs,
-                )
-            with timer("criteria (sites)"):
+            hit = f"{base}@{sat}"
+            missing.setdefault(hit, (spec, sat))
+        keys[cname] = hit
+
+    def grid_values(item: tuple[Any, float | None]) -> np.ndarray:
+        spec, sat = item
+        return (engine.evaluate if engine is not None else C.evaluate)(
+            prepared.cell_xy,
+            spec,
+            prepared.layers,
+            tolerance_m=prepared.grid.res / 2,
+            saturate_m=sat,
+            crs=sc.crs,
+        )
+
+    if missing:
+        with timer("criteria (grid)"):
+            if engine is None and len(missing) > 1 and (os.cpu_count() or 1) > 1:
+                # independent criteria on two threads: their numpy and shapely work runs
+                # outside the GIL, and the second core is otherwise idle until scoring
+                with ThreadPoolExecutor(max_workers=2) as pool:
+                    cells = list(pool.map(grid_values, missing.values()))
+            else:
+                cells = [grid_values(item) for item in missing.values()]
+        with timer("criteria (sites)"):
+            for (hit, (spec, sat)), values in zip(missing.items(), cells, strict=True):
                 sites = (
                     C.evaluate(prepared.site_xy, spec, prepared.layers, crs=sc.crs)
                     if len(prepared.site_xy)
                     else np.zeros(0)
                 )
-            hit = f"{base}@{sat}"
-            prepared.table.columns[hit] = RawCriterion(cells, sites, sat)
-        keys[cname] = hit
+                prepared.table.columns[hit] = RawCriterion(values, sites, sat)
     return keys
 
 
