@@ -32,6 +32,7 @@ from typing import Any
 import branca
 import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -159,35 +160,50 @@ def pack_geometry(geom: Any, *, digits: int = 5, merc_bits: int | None = None) -
     >>> pack_geometry(shapely.LineString([(1.5, -2.0), (1.7, -2.0)]), digits=1)
     {'type': 'LineString', 'k': 1, 'p': [2, 15, -20, 2, 0]}
     """
-    gi = geom.__geo_interface__
-    kind = gi["type"]
+    kind = geom.geom_type
     if kind not in _DEPTH:
-        return gi
-    out: list[int] = []
-    last = [0, 0]
+        return geom.__geo_interface__
+    # every point at once: integers, then each minus the one before (the first from 0, 0)
+    xy = shapely.get_coordinates(geom)
     if merc_bits is not None:
         scale = float(2**merc_bits)
-
-        def ints(c: Any) -> tuple[int, int]:
-            return _merc(float(c[0]), float(c[1]), scale)
-
+        lat = np.clip(xy[:, 1], -_MERC_LAT, _MERC_LAT)
+        sn = np.sin(np.radians(lat))
+        y = 0.5 - np.log((1 + sn) / (1 - sn)) / (4 * math.pi)
+        q = np.column_stack([np.rint((xy[:, 0] / 360.0 + 0.5) * scale), np.rint(y * scale)])
     else:
-        k = 10**digits
+        q = np.rint(xy * float(10**digits))
+    q = q.astype(np.int64)
+    d = np.diff(q, axis=0, prepend=np.zeros((1, 2), dtype=np.int64)).ravel().tolist()
+    out: list[int] = []
+    pos = 0  # points written so far
 
-        def ints(c: Any) -> tuple[int, int]:
-            return round(float(c[0]) * k), round(float(c[1]) * k)
+    def seq(n: int) -> None:  # a sequence of n points: its length, then its deltas
+        nonlocal pos
+        out.append(n)
+        out.extend(d[2 * pos : 2 * (pos + n)])
+        pos += n
 
-    def walk(c: Any, depth: int) -> None:
-        if depth == 0:
-            x, y = ints(c)
-            out.extend((x - last[0], y - last[1]))
-            last[0], last[1] = x, y
-            return
-        out.append(len(c))
-        for sub in c:
-            walk(sub, depth - 1)
+    def rings(poly: Any) -> None:
+        inner = list(poly.interiors)
+        out.append(1 + len(inner))
+        for ring in (poly.exterior, *inner):
+            seq(len(ring.coords))
 
-    walk(gi["coordinates"], _DEPTH[kind])
+    if kind == "Point":
+        out.extend(d[:2])
+    elif kind in ("MultiPoint", "LineString"):
+        seq(len(xy))
+    elif kind == "Polygon":
+        rings(geom)
+    elif kind == "MultiLineString":
+        out.append(len(geom.geoms))
+        for part in geom.geoms:
+            seq(len(part.coords))
+    else:  # MultiPolygon
+        out.append(len(geom.geoms))
+        for part in geom.geoms:
+            rings(part)
     res: dict[str, Any] = {"type": kind}
     if merc_bits is not None:
         res["m"] = int(merc_bits)
