@@ -504,6 +504,18 @@ def page_json(res: Any, *, lang: str = "en") -> dict[str, Any]:
     --------
     >>> # d = page_json(res); d["zones"][0]["results"][0]["score"]
     """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the surface pictures (numpy and zlib, mostly outside the GIL) on the second core
+        # while this thread builds the rest of the page's data
+        pictures = pool.submit(_surfaces, res) if getattr(res, "surfaces", None) else None
+        data = _page_data(res, lang)
+        data["surfaces"] = pictures.result() if pictures is not None else {}
+    return data
+
+
+def _page_data(res: Any, lang: str) -> dict[str, Any]:
     sc = res.scenario
     profiles = _profiles(res, lang)
     crit_of = {p["id"]: [c["id"] for c in p["criteria"]] for p in profiles}
@@ -577,7 +589,7 @@ def page_json(res: Any, *, lang: str = "en") -> dict[str, Any]:
         "infra": _infra(res.layers, lang),
         "user_layers": _user_layers(res),
         "planning": _planning(res, lang),
-        "surfaces": _surfaces(res) if getattr(res, "surfaces", None) else {},
+        "surfaces": {},  # page_json adds the pictures
         "t": _words(lang),
     }
 
