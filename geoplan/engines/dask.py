@@ -232,7 +232,7 @@ class DiskRaster:
         from rasterio import shutil as rio_shutil
         from rasterio.windows import Window
 
-        from geoplan._io import atomic_path
+        from geoplan._io import COG_OPTIONS, atomic_path
 
         h, w = self.shape
         chunk = chunk or self.chunk
@@ -261,15 +261,7 @@ class DiskRaster:
                     ds.set_band_description(1, description)
                     ds.update_tags(**dict(tags or {}))
                 with rasterio.open(src) as s, atomic_path(path) as tmp:
-                    rio_shutil.copy(
-                        s,
-                        tmp,
-                        driver="COG",
-                        compress="DEFLATE",
-                        predictor="2",
-                        blocksize=512,
-                        overview_resampling="average",
-                    )
+                    rio_shutil.copy(s, tmp, **COG_OPTIONS)
         finally:
             src.unlink(missing_ok=True)
         return path

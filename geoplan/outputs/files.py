@@ -19,7 +19,7 @@ import pandas as pd
 import pyogrio
 
 from geoplan._errors import ExportError
-from geoplan._io import atomic_path, write_text_atomic
+from geoplan._io import COG_OPTIONS, atomic_path, write_text_atomic
 
 __all__ = [
     "png_palette",
@@ -155,11 +155,7 @@ def write_cog(
         arr = np.where(bad, np.float32(nodata), arr)
     del bad
     cog_profile = {
-        "driver": "COG",
-        "compress": "DEFLATE",
-        "predictor": "2",
-        "blocksize": 512,
-        "overview_resampling": "average",
+        **COG_OPTIONS,
         # GDAL compresses tiles on ``threads`` cores (the same bytes as one thread: tested)
         "num_threads": str(threads),
     }
