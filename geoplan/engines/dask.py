@@ -291,17 +291,11 @@ class _Context:
 def _cell_xy(grid: Any, r0: int, mask: np.ndarray) -> np.ndarray:
     """Centres of ``mask``'s cells (a window from row ``r0``): :meth:`Grid.cell_xy`'s arithmetic."""
     rows, cols = np.nonzero(mask)
-    out = np.empty((len(rows), 2))
-    out[:, 1] = rows + r0
-    out[:, 0] = cols
-    out += 0.5
-    out *= grid.res
-    out[:, 0] += grid.x0
-    np.subtract(grid.y1, out[:, 1], out=out[:, 1])
-    return out
+    return _rows_xy(grid, rows + r0, cols)
 
 
 def _rows_xy(grid: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Centres of the cells at ``rows``, ``cols`` of the whole grid."""
     out = np.empty((len(rows), 2))
     out[:, 1] = rows
     out[:, 0] = cols
