@@ -36,7 +36,9 @@ __all__ = [
     "bearing_name",
     "grow_round_robin",
     "grow_zones",
+    "make_zone",
     "place_names",
+    "spacing_patch",
     "within_reach",
     "zone_id",
 ]
@@ -201,23 +203,41 @@ class _Grower:
                 blocked[r0, c0] = True
                 continue
             rows, cols = cells
-            sc = self.spacing_cells
-            r_lo, r_hi = max(rows.min() - sc, 0), min(rows.max() + sc + 1, h)  # pragma: no mutate
-            c_lo, c_hi = max(cols.min() - sc, 0), min(cols.max() + sc + 1, w)  # pragma: no mutate
-            local = np.zeros((r_hi - r_lo, c_hi - c_lo), dtype=bool)
-            local[rows - r_lo, cols - c_lo] = True
-            blocked[r_lo:r_hi, c_lo:c_hi] |= within_reach(local, self.reach)
-            vals = self.score[rows, cols]
-            return Zone(
-                rows=rows,
-                cols=cols,
-                seed=(r0, c0),
-                geometry=self.grid.cell_polygons(rows, cols),
-                area_km2=len(rows) * self.cell_km2,
-                mean_score=float(vals.mean()),
-                min_score=float(vals.min()),
-            )
+            r_lo, c_lo, patch = spacing_patch(rows, cols, (h, w), self.spacing_cells, self.reach)
+            blocked[r_lo : r_lo + patch.shape[0], c_lo : c_lo + patch.shape[1]] |= patch
+            return make_zone(self.grid, rows, cols, (r0, c0), self.score[rows, cols])
         return None
+
+
+def spacing_patch(
+    rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], pad: int, reach: float
+) -> tuple[int, int, np.ndarray]:
+    """The cells a new zone blocks: within ``reach`` cells of it, in a window ``pad`` wider.
+
+    Returns the window's first row and column in a grid of ``shape`` and its
+    (rows, cols) bool patch (both engines OR it into what is blocked).
+    """
+    h, w = shape
+    r_lo, r_hi = max(rows.min() - pad, 0), min(rows.max() + pad + 1, h)  # pragma: no mutate
+    c_lo, c_hi = max(cols.min() - pad, 0), min(cols.max() + pad + 1, w)  # pragma: no mutate
+    local = np.zeros((r_hi - r_lo, c_hi - c_lo), dtype=bool)
+    local[rows - r_lo, cols - c_lo] = True
+    return int(r_lo), int(c_lo), within_reach(local, reach)
+
+
+def make_zone(
+    grid: Grid, rows: np.ndarray, cols: np.ndarray, seed: tuple[int, int], vals: np.ndarray
+) -> Zone:
+    """A :class:`Zone` of the cells ``rows``, ``cols`` whose scores are ``vals``."""
+    return Zone(
+        rows=rows,
+        cols=cols,
+        seed=seed,
+        geometry=grid.cell_polygons(rows, cols),
+        area_km2=len(rows) * (grid.res / 1000.0) ** 2,
+        mean_score=float(vals.mean()),
+        min_score=float(vals.min()),
+    )
 
 
 def grow_zones(

@@ -499,7 +499,7 @@ class _WindowGrower:
         return out
 
     def next_zone(self, code: int, seeds: Iterator[int]) -> Any:
-        from geoplan.zones import Zone, _grow, within_reach
+        from geoplan.zones import _grow, make_zone, spacing_patch
 
         h, w = self.surf.shape
         big = math.ceil(self.radius)
@@ -518,22 +518,8 @@ class _WindowGrower:
                 continue
             lr, lc = cells
             rows, cols = lr + r_lo, lc + c_lo
-            sc = self.spacing_cells
-            b_lo, b_hi = max(rows.min() - sc, 0), min(rows.max() + sc + 1, h)
-            d_lo, d_hi = max(cols.min() - sc, 0), min(cols.max() + sc + 1, w)
-            local = np.zeros((b_hi - b_lo, d_hi - d_lo), dtype=bool)
-            local[rows - b_lo, cols - d_lo] = True
-            self.patches.append((b_lo, d_lo, within_reach(local, self.reach)))
-            vals = surf[lr, lc]
-            return Zone(
-                rows=rows,
-                cols=cols,
-                seed=(r0, c0),
-                geometry=self.grid.cell_polygons(rows, cols),
-                area_km2=len(rows) * self.cell_km2,
-                mean_score=float(vals.mean()),
-                min_score=float(vals.min()),
-            )
+            self.patches.append(spacing_patch(rows, cols, (h, w), self.spacing_cells, self.reach))
+            return make_zone(self.grid, rows, cols, (r0, c0), surf[lr, lc])
         return None
 
 
