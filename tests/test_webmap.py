@@ -86,6 +86,17 @@ def test_map_is_self_contained_with_one_escaped_data_block(res, map_en):
     assert sum(len(s["results"]) for s in d["sites"]) == len(res.sites)
 
 
+def test_same_run_same_page_bytes(res, map_en):
+    """Rendering a run again gives the written page byte for byte (no random element ids),
+    and the page's data are the run's own (its first zone by id and score)."""
+    again = webmap.render(res)
+    assert again == map_en.read_text(encoding="utf-8")
+    data = _data(again)
+    z = res.zones.iloc[0]
+    (row,) = [d for d in data["zones"] if d["id"] == z["zone_id"]]
+    assert row["score"] == pytest.approx(float(z["score"]))
+
+
 def test_json_block_escapes_markup_characters():
     evil = {"name": "</script><script>alert(1)</script>", "x": "a & b <c>"}
     block = webmap._json_block(evil, "geoplan-data")

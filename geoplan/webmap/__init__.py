@@ -685,6 +685,9 @@ def _skeleton(bounds: list[list[float]], online: bool, fit: bool = True) -> foli
         control_scale=True,
         prefer_canvas=False,
     )
+    # folium names the map from 16 random bytes; a fixed name keeps a page's bytes the same
+    # from run to run for the same inputs (one map per page)
+    m._id = "geoplan"
     if fit:
         m.fit_bounds(bounds)
     if online:
