@@ -201,6 +201,8 @@ _EARLY_PREFIX = "geoplan-cogs-"
 
 def _remove_stale_early() -> None:
     """Remove early-COG folders of runs that were killed (their process is gone)."""
+    if os.name != "posix":  # os.kill(pid, 0) would end the process on Windows: leave them
+        return
     root = Path(tempfile.gettempdir())
     for d in root.glob(f"{_EARLY_PREFIX}*-*"):
         pid = d.name[len(_EARLY_PREFIX) :].split("-", 1)[0]
