@@ -290,3 +290,16 @@ def test_early_folder_of_a_killed_run_is_removed(fast_run, tmp_path, monkeypatch
         assert early._dir.parent == tmp_path
         assert not stale.exists()
         assert live.exists() and other.exists()
+
+
+def test_a_failed_early_cog_is_written_again_in_place(fast_run, tmp_path):
+    """An early COG whose write failed (here: its surface is missing) is written by ``write``
+    itself: the run's output is the same file as ever."""
+    from geoplan.outputs import EarlySurfaces
+
+    pname = next(iter(fast_run.surfaces))
+    with EarlySurfaces(fast_run.scenario) as early:
+        early(pname, {}, fast_run.grid)  # the job fails: no such profile in {}
+        written = fast_run.write(tmp_path / "x", only=["tif"], early=early)
+    got = written[f"geotiff:{pname}"].read_bytes()
+    assert got == fast_run.outputs[f"geotiff:{pname}"].read_bytes()

@@ -283,10 +283,23 @@ class EarlySurfaces:
 
 
 def _move_early(job: Any, target: Path, res: Any, pname: str) -> None:
-    """Wait for an early COG and move it to ``target`` (checked to be this run's surface)."""
-    path, args, transform = job.result()
-    if args != _surface_cog(res.scenario, pname, res.grid) or transform != res.grid.transform:
-        raise ExportError(f"{target}: the early surface of {pname} is of another run")
+    """Wait for an early COG and move it to ``target`` (checked to be this run's surface).
+
+    If the early write failed (a full temporary folder, say), the COG is written to
+    ``target`` here instead: a failure there is reported with the output's own path.
+    """
+    try:
+        path, args, transform = job.result()
+    except Exception:  # retried below, where an error names the output
+        path = None
+    if (
+        path is None
+        or args != _surface_cog(res.scenario, pname, res.grid)
+        or (transform != res.grid.transform)
+    ):
+        files.write_cog(target, _nodata_grid(res.surfaces, pname, _NODATA), res.grid.transform,
+                        res.grid.crs, **_surface_cog(res.scenario, pname, res.grid))  # fmt: skip
+        return
     shutil.move(path, target)
 
 
