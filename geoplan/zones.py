@@ -200,7 +200,8 @@ class _Grower:
             r0, c0 = divmod(flat, w)
             cells = _grow(self.score, free, blocked, r0, c0, self.need, self.radius)
             if cells is None:
-                blocked[r0, c0] = True
+                # too little room around this seed for a whole zone: the seeds move past it,
+                # but it stays free, so the zone of a neighbouring seed may still take it
                 continue
             rows, cols = cells
             r_lo, c_lo, patch = spacing_patch(rows, cols, (h, w), self.spacing_cells, self.reach)

@@ -340,3 +340,26 @@ def test_slope_constraint_per_block_equals_memory(tmp_path, monkeypatch):
     assert ref.zones["slope_max_deg"].le(1.2).all()
     _assert_same(ref, res)
     pd.testing.assert_frame_equal(ref.ranking, res.ranking)
+
+
+def test_a_failed_seed_can_join_a_neighbours_zone_on_disk(tmp_path):
+    """The windowed grower on disk gives the in-memory grower's zone in the corridor case."""
+    _need_dask()
+    from geoplan.engines.dask import DiskRaster, _WindowGrower
+    from geoplan.grid import Grid
+
+    from .test_zones_oracle import CORRIDOR_ZONE, _corridor
+
+    s, allowed = _corridor()
+    s.astype("float32").tofile(tmp_path / "s.raw")
+    allowed.astype("uint8").tofile(tmp_path / "b.raw")
+    g = Grid(0.0, 6_000.0, 1000.0, 10, 6, "EPSG:5179")
+    grower = _WindowGrower(
+        DiskRaster(tmp_path / "s.raw", s.shape, "float32"),
+        DiskRaster(tmp_path / "b.raw", s.shape, "uint8"),
+        g, 5.0, 0.0,
+    )  # fmt: skip
+    order = sorted(np.flatnonzero(allowed), key=lambda f: (-s.flat[f], f))
+    z = grower.next_zone(1, iter(order))
+    assert z.seed == (2, 1)
+    assert set(zip(z.rows.tolist(), z.cols.tolist(), strict=True)) == CORRIDOR_ZONE

@@ -371,3 +371,31 @@ def test_round_robin_more_zones_never_change_the_first_ones(grid):
     assert len(two) == 4 and len(three) == 6
     for (m2, z2), (m3, z3) in zip(two, three[:4], strict=True):
         assert m2 == m3 and z2.seed == z3.seed and z2.geometry.equals(z3.geometry)
+
+
+def _corridor() -> tuple[np.ndarray, np.ndarray]:
+    """A corridor two cells wide whose best cell sits at its closed end.
+
+    With 5 cells per zone (radius 1.5 * sqrt(5 / pi) = 1.89 cells) the end cell
+    (2, 0) reaches only the 2 x 2 cells around it, so it fails as a seed; the
+    next seed (2, 1) reaches 6 cells, (2, 0) among them.
+    """
+    s = np.full((6, 10), np.nan)
+    s[2, :8] = [1.0, 0.9, 0.8, 0.7, 0.3, 0.3, 0.3, 0.3]
+    s[3, :8] = [0.2, 0.6, 0.5, 0.4, 0.1, 0.1, 0.1, 0.1]
+    return s, np.isfinite(s)
+
+
+# the zone of seed (2, 1), grown best neighbour first within 1.89 cells of it (hand-worked):
+# (2, 1) 0.9, then (2, 0) 1.0, (2, 2) 0.8, (3, 1) 0.6, (3, 2) 0.5; (2, 3) is 2 cells away
+CORRIDOR_ZONE = {(2, 0), (2, 1), (2, 2), (3, 1), (3, 2)}
+
+
+def test_a_failed_seed_can_join_a_neighbours_zone():
+    """The best cell, too cramped to seed a zone, is still taken by its neighbour's zone."""
+    s, allowed = _corridor()
+    g = Grid(0.0, 6_000.0, 1000.0, 10, 6, "EPSG:5179")
+    (z,) = grow_zones(s, allowed, g, n=1, target_km2=5, min_spacing_m=0)
+    assert z.seed == (2, 1)
+    assert set(zip(z.rows.tolist(), z.cols.tolist(), strict=True)) == CORRIDOR_ZONE
+    assert z.mean_score == pytest.approx(np.mean([1.0, 0.9, 0.8, 0.6, 0.5]))

@@ -473,11 +473,8 @@ class _WindowGrower:
         self.reach = min_spacing_m / grid.res + math.sqrt(2.0)
         self.spacing_cells = math.ceil(self.reach)
         self.patches: list[tuple[int, int, np.ndarray]] = []  # blocked around zones
-        self.failed: set[tuple[int, int]] = set()  # seeds that could not grow
 
     def blocked_at(self, r: int, c: int) -> bool:
-        if (r, c) in self.failed:
-            return True
         for r_lo, c_lo, p in self.patches:
             i, j = r - r_lo, c - c_lo
             if 0 <= i < p.shape[0] and 0 <= j < p.shape[1] and p[i, j]:
@@ -493,9 +490,6 @@ class _WindowGrower:
                 out[a0 - r_lo : a1 - r_lo, b0 - c_lo : b1 - c_lo] |= p[
                     a0 - pr : a1 - pr, b0 - pc : b1 - pc
                 ]
-        for r, c in self.failed:
-            if r_lo <= r < r_hi and c_lo <= c < c_hi:
-                out[r - r_lo, c - c_lo] = True
         return out
 
     def next_zone(self, code: int, seeds: Iterator[int]) -> Any:
@@ -514,8 +508,7 @@ class _WindowGrower:
             blocked = self.blocked_window(r_lo, r_hi, c_lo, c_hi)
             cells = _grow(surf, free, blocked, r0 - r_lo, c0 - c_lo, self.need, self.radius)
             if cells is None:
-                self.failed.add((r0, c0))
-                continue
+                continue  # as zones._Grower: the seed stays free for a neighbour's zone
             lr, lc = cells
             rows, cols = lr + r_lo, lc + c_lo
             self.patches.append(spacing_patch(rows, cols, (h, w), self.spacing_cells, self.reach))
