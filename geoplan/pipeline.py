@@ -902,6 +902,8 @@ class Session:
     ----------
     scenario : path, mapping, Scenario or None
         As for :func:`geoplan.load_scenario`.
+    progress, engine, workers, scheduler, tmpdir
+        As for :func:`run`.
     **overrides
         Dotted keys to values (``**{"grid.resolution_m": 500}``), or
         top-level sections as mappings (``grid={"resolution_m": 500}``).
@@ -925,13 +927,14 @@ class Session:
         engine: str = "memory",
         workers: int | None = None,
         scheduler: Any = None,
+        tmpdir: str | None = None,
         **overrides: Any,
     ) -> None:
         from geoplan.engines import get_engine
 
         self.scenario = load_scenario(scenario, overrides=_flatten(overrides) or None)
         self.progress = progress
-        self.engine = get_engine(engine, workers=workers, scheduler=scheduler)
+        self.engine = get_engine(engine, workers=workers, scheduler=scheduler, tmpdir=tmpdir)
         if self.engine is not None:  # an engine reuses the stages below without importing them
             self.engine.stages = sys.modules[__name__]
         self._prepared: dict[str, Prepared] = {}
@@ -1142,6 +1145,7 @@ def run(
     engine: str = "memory",
     workers: int | None = None,
     scheduler: Any = None,
+    tmpdir: str | None = None,
     **overrides: Any,
 ) -> RunResult:
     """Run a scenario through every stage and return the result (nothing is written).
@@ -1166,6 +1170,10 @@ def run(
     scheduler : str or distributed.Client, optional
         Dask engine: an existing scheduler's address (or client), or
         ``"threads"``/``"synchronous"``/``"processes"``.
+    tmpdir : str, optional
+        Dask engine: folder of the run's on-disk store (default: the system's
+        temporary folder). A cluster's workers must read and write it at the
+        same path; the run refuses, in one line, workers that cannot.
     **overrides
         Dotted keys or sections, as for :class:`Session`.
 
@@ -1187,5 +1195,6 @@ def run(
         engine=engine,
         workers=workers,
         scheduler=scheduler,
+        tmpdir=tmpdir,
         **overrides,
     ).run(profiles=profiles, sensitivity=sensitivity)

@@ -363,3 +363,65 @@ def test_a_failed_seed_can_join_a_neighbours_zone_on_disk(tmp_path):
     z = grower.next_zone(1, iter(order))
     assert z.seed == (2, 1)
     assert set(zip(z.rows.tolist(), z.cols.tolist(), strict=True)) == CORRIDOR_ZONE
+
+
+class _OneBlindWorker:
+    """A distributed.Client stand-in: one worker sees the store, the other a folder without it."""
+
+    def __init__(self, elsewhere):
+        self.elsewhere = str(elsewhere)
+
+    def run(self, fn, folder, token):
+        return {"tcp://10.0.0.7:4000": fn(folder, token), "tcp://10.0.0.8:4000": fn(
+            self.elsewhere, token)}  # fmt: skip
+
+
+def test_a_worker_that_cannot_read_the_store_is_refused_in_one_line(tmp_path):
+    """Workers on a machine that does not share --tmpdir: one line naming them and the folder."""
+    _need_dask()
+    from geoplan._errors import GeoplanError
+    from geoplan.engines.dask import check_store
+
+    store, other = tmp_path / "store", tmp_path / "other"
+    store.mkdir()
+    other.mkdir()
+    with pytest.raises(GeoplanError) as e:
+        check_store(_OneBlindWorker(other), store)
+    (line,) = e.value.lines()
+    assert "tcp://10.0.0.8:4000" in line and "tcp://10.0.0.7:4000" not in line
+    assert str(store) in line and "--tmpdir" in line
+    # the blind worker's folder holding an old mark (another run's token) is still refused
+    (other / ".geoplan-store").write_text((store / ".geoplan-store").read_text())
+    with pytest.raises(GeoplanError):
+        check_store(_OneBlindWorker(other), store)
+
+
+def test_tmpdir_holds_the_store_and_every_worker_reads_it(two_workers, tmp_path):
+    """--tmpdir on a real two-process cluster: the store is made there and both workers pass."""
+    from geoplan import pipeline
+
+    s = pipeline.Session(
+        engine="dask", scheduler=two_workers, tmpdir=str(tmp_path),
+        grid={"resolution_m": 5000}, candidates={"zones_per_belt": 1},
+    )  # fmt: skip
+    res = s.run()
+    (store,) = [p for p in tmp_path.iterdir() if p.name.startswith("geoplan-dask-")]
+    assert all(v.path.parent == store for v in res.surfaces.values())
+    token = (store / ".geoplan-store").read_text()
+    assert len(token) == 32
+    from geoplan.engines.dask import _reads_mark
+
+    assert two_workers.run(_reads_mark, str(store), token) == dict.fromkeys(
+        two_workers.scheduler_info()["workers"], True
+    )
+
+
+def test_tmpdir_needs_the_dask_engine_and_an_existing_folder(tmp_path):
+    from click.testing import CliRunner
+
+    from geoplan.cli import main
+
+    r = CliRunner().invoke(main, ["run", "--tmpdir", str(tmp_path), "-q"])
+    assert r.exit_code == 2 and "--tmpdir need --engine dask" in r.output
+    r = CliRunner().invoke(main, ["run", "--engine", "dask", "--tmpdir", str(tmp_path / "no")])
+    assert r.exit_code == 2 and "'--tmpdir'" in r.output and "does not exist" in r.output

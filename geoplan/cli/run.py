@@ -119,6 +119,14 @@ def register(main: click.Group) -> None:
         help="--engine dask: use this running scheduler (tcp://host:8786) instead of a "
         "local cluster; or threads|synchronous|processes.",
     )
+    @click.option(
+        "--tmpdir",
+        type=click.Path(file_okay=False, dir_okay=True, exists=True, writable=True),
+        default=None,
+        metavar="DIR",
+        help="--engine dask: folder of the run's on-disk store (default: the system's "
+        "temporary folder); with --scheduler on other machines, one shared at the same path.",
+    )
     @verbosity
     @click.pass_context
     @handle_errors
@@ -136,17 +144,23 @@ def register(main: click.Group) -> None:
         engine,
         workers,
         scheduler,
+        tmpdir,
     ):
         """Run the pipeline on SCENARIO (a YAML file; default: the built-in scenario)."""
         from geoplan import pipeline
 
         sc = load(scenario, sets, profiles, bbox)
-        if engine != "dask" and (workers is not None or scheduler is not None):
-            raise click.UsageError("--workers and --scheduler need --engine dask")
+        if engine != "dask" and (workers, scheduler, tmpdir) != (None, None, None):
+            raise click.UsageError("--workers, --scheduler and --tmpdir need --engine dask")
         from geoplan import outputs
 
         session = pipeline.Session(
-            sc, progress=not quiet(ctx), engine=engine, workers=workers, scheduler=scheduler
+            sc,
+            progress=not quiet(ctx),
+            engine=engine,
+            workers=workers,
+            scheduler=scheduler,
+            tmpdir=tmpdir,
         )
         kinds = sc.outputs.kinds() if only is None else outputs.normalise_kinds(only)
         # the suitability COGs are written while the run scores the next profile

@@ -39,6 +39,7 @@ import dataclasses
 import heapq
 import math
 import os
+import secrets
 import shutil
 import tempfile
 import weakref
@@ -56,6 +57,7 @@ __all__ = [
     "DaskEngine",
     "DaskMissingError",
     "DiskRaster",
+    "check_store",
     "require_dask",
 ]
 
@@ -67,6 +69,9 @@ LOCAL_SCHEDULERS = ("threads", "synchronous", "processes")
 
 #: Seeds per block, profile and belt sent to the driver (more are read from disk if needed).
 SEEDS_PER_BLOCK = 256
+
+#: The file the driver writes into a run's store for the workers to find (see check_store).
+STORE_MARK = ".geoplan-store"
 
 _BELT_CODES: tuple[str, ...] = ()  # filled lazily: BELT_NAMES, code = index + 1
 
@@ -115,6 +120,46 @@ class _Store:
         with open(path, "wb") as fh:
             fh.truncate(int(shape[0]) * int(shape[1]) * np.dtype(dtype).itemsize)
         return DiskRaster(path, shape, dtype, store=self, chunk=self.chunk)
+
+
+def _reads_mark(folder: str, token: str) -> bool:
+    """On a worker: does ``folder`` hold the driver's mark with ``token``?"""
+    try:
+        return Path(folder, STORE_MARK).read_text(encoding="ascii") == token
+    except (OSError, ValueError):
+        return False
+
+
+def check_store(client: Any, folder: str | Path) -> None:
+    """Refuse, in one line, a cluster whose workers cannot read the run's store ``folder``.
+
+    Every block's surfaces, belts and seeds go through that folder: a worker on
+    another machine that does not share it at the same path would fail, or write
+    a store the driver never reads. The driver writes a random token there and
+    each worker must read it back (``client.run``).
+
+    Examples
+    --------
+    >>> class OneBlindWorker:  # stands in for a distributed.Client
+    ...     def run(self, fn, folder, token):
+    ...         return {"tcp://a:1": fn(folder, token), "tcp://b:1": fn("/no/such", token)}
+    >>> import tempfile
+    >>> check_store(OneBlindWorker(), tempfile.mkdtemp())
+    Traceback (most recent call last):
+    ...
+    geoplan._errors.GeoplanError: --tmpdir: dask worker tcp://b:1 cannot read ...
+    """
+    token = secrets.token_hex(16)
+    Path(folder, STORE_MARK).write_text(token, encoding="ascii")
+    seen = client.run(_reads_mark, str(folder), token)
+    blind = sorted(w for w, ok in seen.items() if not ok)
+    if blind:
+        more = f" and {len(blind) - 3} more" if len(blind) > 3 else ""
+        raise GeoplanError(
+            f"--tmpdir: dask worker{'s' if len(blind) > 1 else ''} {', '.join(blind[:3])}{more} "
+            f"cannot read the run's store folder {folder}; give --tmpdir a folder shared at the "
+            "same path by every machine of the cluster"
+        )
 
 
 class DiskRaster:
@@ -570,7 +615,9 @@ class DaskEngine:
         self.workers = None if workers is None else int(workers)
         self.scheduler = scheduler
         self.chunk = max(1, int(chunk))
-        self.tmpdir = tmpdir
+        if tmpdir is not None and not Path(tmpdir).is_dir():
+            raise GeoplanError(f"--tmpdir: {tmpdir} is not an existing folder")
+        self.tmpdir = None if tmpdir is None else str(tmpdir)
         self._get: Any = None
         self._inner: dict[str, list[tuple[int, Any]]] = {}
 
@@ -758,6 +805,8 @@ class DaskEngine:
         sat = {c: (P._saturation(sc, c) if specs[c].kind == "distance_to" else None) for c in used}
         keys = {c: f"{specs[c].key()}@{sat[c]}" for c in used}
         store = _Store(self.tmpdir, self.chunk)
+        if hasattr(self._get, "run"):  # a distributed client: its workers may be elsewhere
+            check_store(self._get, store.dir)
         shape = (grid.height, grid.width)
         surfaces = {p: store.raster(f"surface-{i}", shape, "float32")
                     for i, p in enumerate(sc.profiles)}  # fmt: skip
