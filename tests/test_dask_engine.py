@@ -425,3 +425,55 @@ def test_tmpdir_needs_the_dask_engine_and_an_existing_folder(tmp_path):
     assert r.exit_code == 2 and "--tmpdir need --engine dask" in r.output
     r = CliRunner().invoke(main, ["run", "--engine", "dask", "--tmpdir", str(tmp_path / "no")])
     assert r.exit_code == 2 and "'--tmpdir'" in r.output and "does not exist" in r.output
+
+
+def test_cli_against_a_tcp_scheduler_and_worker_equals_memory(memory_run, tmp_path):
+    """`dask scheduler` and `dask worker` processes over TCP (localhost), as docs/scale.md says.
+
+    The run goes through the command line with --scheduler and --tmpdir; its
+    ranking.csv is the in-memory engine's, byte for byte.
+    """
+    _need_dask()
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from distributed import Client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    addr = f"tcp://127.0.0.1:{port}"
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    py = [sys.executable, "-m"]
+    quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    dash = ["--dashboard-address", ":0"]
+    sched = ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port)]
+    worker = ["distributed.cli.dask_worker", addr, "--nworkers", "1", "--nthreads", "1"]
+    procs = [subprocess.Popen([*py, *sched, *dash], **quiet)]
+    try:
+        procs.append(subprocess.Popen([*py, *worker, *dash], **quiet))
+        with Client(addr, timeout="60s") as c:
+            c.wait_for_workers(1, timeout=120)
+        store = tmp_path / "store"
+        store.mkdir()
+        out = tmp_path / "out"
+        run = subprocess.run(
+            [*py, "geoplan", "run", "--set", f"grid.resolution_m={RES}", "--engine", "dask",
+             "--scheduler", addr, "--tmpdir", str(store), "--only", "csv", "--out", str(out),
+             "-q"],
+            env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert (out / "ranking.csv").read_bytes() == memory_run[1]
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
