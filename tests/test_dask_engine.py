@@ -477,3 +477,64 @@ def test_cli_against_a_tcp_scheduler_and_worker_equals_memory(memory_run, tmp_pa
                 p.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def test_a_session_rerun_reads_the_kept_criteria_and_equals_memory(tmp_path, monkeypatch):
+    """A weight rerun under dask burns no belt and evaluates no block's criteria again.
+
+    Its ranking.csv is the in-memory session's rerun, byte for byte.
+    """
+    _need_dask()
+    from geoplan import criteria, pipeline
+    from geoplan.engines import dask as D
+
+    points, burns = [], []
+    evaluate, belt_block = criteria.evaluate, D._belt_block
+    monkeypatch.setattr(criteria, "evaluate", lambda xy, *a, **k: (
+        points.append(len(xy)), evaluate(xy, *a, **k))[1])  # fmt: skip
+    monkeypatch.setattr(D, "_belt_block", lambda *a: (burns.append(1), belt_block(*a))[1])
+    over = {"grid": {"resolution_m": RES}}
+    weights = {"labour_intensive": {"labour_pool": 0.7}, "port_logistics": {"port_distance": 0.1}}
+    mem = pipeline.Session(**over)
+    mem.run()
+    ref = mem.rerun(weights=weights)
+    s = pipeline.Session(engine="dask", scheduler="synchronous", tmpdir=str(tmp_path), **over)
+    s.engine.chunk = CHUNK
+    first = s.run()
+    ncand = int(np.isfinite(np.asarray(next(iter(first.surfaces.values())))).sum())
+    ncrit = len(pipeline._used_criteria(s.scenario))
+    assert sum(points) >= ncand * ncrit and len(burns) == len(s.engine._blocks(first.grid)) > 3
+    points.clear()
+    burns.clear()
+    res = s.rerun(weights=weights)
+    assert burns == []
+    # only the zones' and sites' own cells are evaluated again (their rows' raw values)
+    zone_cells = sum(len(r) for r, _ in res.zone_cells.values())
+    assert 0 < sum(points) <= (zone_cells + len(res.sites)) * ncrit < ncand * ncrit
+    for name, r in (("a", ref), ("b", res)):
+        r.write(tmp_path / name, only="csv")
+    a, b = ((tmp_path / n / "ranking.csv").read_bytes() for n in "ab")
+    assert a == b
+
+
+def test_the_cli_run_keeps_no_criteria(tmp_path, monkeypatch):
+    """`geoplan run --engine dask` runs once: only the run's own store is made."""
+    _need_dask()
+    from click.testing import CliRunner
+
+    from geoplan.cli import main
+    from geoplan.engines import dask as D
+
+    made = []
+    init = D._Store.__init__
+
+    def spy(self, *a, **k):
+        init(self, *a, **k)
+        made.append(self.dir)
+
+    monkeypatch.setattr(D._Store, "__init__", spy)
+    args = ["run", "--set", f"grid.resolution_m={RES}", "--engine", "dask", "--scheduler",
+            "synchronous", "--only", "csv", "--out", str(tmp_path / "out"), "-q"]  # fmt: skip
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert len(made) == 1

@@ -162,6 +162,8 @@ def register(main: click.Group) -> None:
             scheduler=scheduler,
             tmpdir=tmpdir,
         )
+        if engine == "dask":  # one run: nothing to keep for reruns
+            session.engine.keep_criteria = False
         kinds = sc.outputs.kinds() if only is None else outputs.normalise_kinds(only)
         # the suitability COGs are written while the run scores the next profile
         with outputs.EarlySurfaces(sc) if "geotiff" in kinds else contextlib.nullcontext() as early:

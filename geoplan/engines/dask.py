@@ -17,6 +17,12 @@ or on a local dask scheduler (``"threads"``, ``"synchronous"``,
 4. returns, per profile and belt, the block's best free cells (score
    descending, then position), a few hundred numbers.
 
+Within a :class:`geoplan.Session`, each block's belt codes and criteria are
+also kept on disk (``DaskEngine.keep_criteria``, a folder beside the run's
+store, removed with the session): a rerun with other weights, transforms or
+aggregation reads them instead of burning and evaluating again (the grid
+pass then only re-scores), as the in-memory engine reuses its criteria table.
+
 The driver then grows the zones the in-memory engine grows, from those seed
 lists (a lazy k-way merge of per-block sorted streams is the global order;
 a block whose list runs out is re-read from disk) and from windows of the
@@ -36,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import heapq
 import math
 import os
@@ -331,6 +338,29 @@ class _Context:
     surfaces: dict[str, DiskRaster]
     belt_map: DiskRaster
     seeds: int
+    keys: dict[str, str] = dataclasses.field(default_factory=dict)  # criterion -> column key
+    cache: str | None = None  # folder of each block's belt codes and criteria (or None)
+
+
+def _kept(ctx: _Context, name: str, r0: int, r1: int, make: Any) -> np.ndarray:
+    """``make()``, or the array a previous pass of the session kept for this block."""
+    if ctx.cache is None:
+        return make()
+    path = Path(ctx.cache, f"{name}-{r0}-{r1}.npy")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        pass
+    arr = make()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, arr, allow_pickle=False)
+    os.replace(tmp, path)  # whole or absent: a killed worker leaves no half file
+    return arr
+
+
+def _key_name(key: str) -> str:
+    return "crit-" + hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
 def _cell_xy(grid: Any, r0: int, mask: np.ndarray) -> np.ndarray:
@@ -389,15 +419,18 @@ def _block_task(ctx: _Context, r0: int, r1: int) -> dict[str, Any]:
     from geoplan.score import score_profile
 
     g = ctx.grid
-    code = _belt_block(ctx, r0, r1)
+    code = _kept(ctx, "belts", r0, r1, lambda: _belt_block(ctx, r0, r1))
     ctx.belt_map.write_rows(r0, code)
     cand = code > 0
     n = int(cand.sum())
     xy = _cell_xy(g, r0, cand)
     raw: dict[str, np.ndarray] = {}
     for name, spec in ctx.specs.items():
-        raw[name] = (
-            C.evaluate(
+
+        def make(name=name, spec=spec) -> np.ndarray:
+            if not n:
+                return np.zeros(0)
+            return C.evaluate(
                 xy,
                 spec,
                 ctx.layers,
@@ -405,9 +438,8 @@ def _block_task(ctx: _Context, r0: int, r1: int) -> dict[str, Any]:
                 saturate_m=ctx.saturate[name],
                 crs=g.crs,
             )
-            if n
-            else np.zeros(0)
-        )
+
+        raw[name] = _kept(ctx, _key_name(ctx.keys.get(name, name)), r0, r1, make)
     rows, cols = np.nonzero(cand)
     flats = (rows.astype(np.int64) + r0) * g.width + cols
     codes = code[cand]
@@ -620,6 +652,10 @@ class DaskEngine:
         self.tmpdir = None if tmpdir is None else str(tmpdir)
         self._get: Any = None
         self._inner: dict[str, list[tuple[int, Any]]] = {}
+        #: Keep each block's belt codes and criteria on disk for the session's reruns
+        #: (8 bytes per candidate cell and criterion); the one-shot CLI run turns it off.
+        self.keep_criteria = True
+        self._kept: dict[str, _Store] = {}  # prepared key -> folder of kept blocks
 
     @contextlib.contextmanager
     def activated(self) -> Iterator[DaskEngine]:
@@ -811,6 +847,11 @@ class DaskEngine:
         surfaces = {p: store.raster(f"surface-{i}", shape, "float32")
                     for i, p in enumerate(sc.profiles)}  # fmt: skip
         belt_map = store.raster("belts", shape, "uint8")
+        kept = None
+        if self.keep_criteria:
+            if prepared.key not in self._kept:
+                self._kept[prepared.key] = _Store(self.tmpdir, self.chunk)
+            kept = str(self._kept[prepared.key].dir)
         c = sc.constraints
         ctx = _Context(
             grid=grid,
@@ -825,6 +866,8 @@ class DaskEngine:
             surfaces=surfaces,
             belt_map=belt_map,
             seeds=SEEDS_PER_BLOCK,
+            keys=keys,
+            cache=kept,
         )
         ctx = self._share(ctx)
         blocks = self._blocks(grid)
