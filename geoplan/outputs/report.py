@@ -753,7 +753,12 @@ def _rule_words(cx: _Ctx, when: Mapping[str, Any]) -> str:
             conds.append(t("report.rule.other", lang, key=key.replace("_", " "), v=v_text))
     if not conds:
         return t("report.rule.any", lang)
-    return t("report.rule.sep", lang).join(conds)
+    if "belt" not in when:
+        # a rule naming no belt never phases an inland site (geoplan.prioritize.rule_mask)
+        conds.append(t("report.rule.in_belts", lang))
+    if len(conds) == 1:
+        return conds[0]
+    return t("report.rule.sep", lang).join(conds[:-1]) + t("report.rule.and", lang) + conds[-1]
 
 
 def _method(cx: _Ctx) -> str:
