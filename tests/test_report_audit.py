@@ -55,3 +55,38 @@ def test_phase_rules_say_a_rule_without_a_belt_leaves_inland_sites_out(fast_run,
     )
     ko = re.findall(r"<li>(.*?)</li>", _section(pages["ko"], "method").split("<ol>")[-1])
     assert "세 벨트 안 위치이면 1단계" in _text(ko[0])
+
+
+@pytest.fixture(scope="module")
+def clipped_run():
+    """The default scenario clipped to the Pyongyang–Nampo area: only the west coast belt."""
+    import geoplan
+
+    return geoplan.run(
+        grid={"resolution_m": 2000, "bbox": [125.0, 38.6, 125.8, 39.1]},
+        candidates={"zones_per_belt": 1},
+        sensitivity=0,
+    )
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_a_clipped_run_says_so_before_it_says_a_belt_has_no_candidate(
+    clipped_run, fast_run, pages, lang
+):
+    page = render_report(clipped_run, lang=lang)
+    lon0, lat0, lon1, lat1 = clipped_run.scenario.grid.bbox
+    r = clipped_run.ranking
+    empty = [b for b in ("west_coast", "east_coast", "border") if not (r["belt"] == b).any()]
+    assert empty, "the oracle needs a belt without candidates in the box"
+    top = _text(page[: page.index("<nav>")])  # the first screen, before the contents
+    if lang == "en":
+        assert f"This run covers only the area {lon0:g}–{lon1:g}° E, {lat0:g}–{lat1:g}° N." in top
+        summary = _text(_section(page, "summary"))
+        for b in empty:
+            label = {"east_coast": "East coast", "border": "Border", "west_coast": "West coast"}[b]
+            assert f"{label}: no candidate within the area of this run." in summary
+        assert "no candidate." not in summary
+    else:
+        assert f"동경 {lon0:g}–{lon1:g}°, 북위 {lat0:g}–{lat1:g}° 범위만" in top
+        assert "이번 분석 범위 안에 후보지 없음" in _section(page, "summary")
+    assert "covers only the area" not in pages["en"]  # the full run claims no clip

@@ -193,6 +193,7 @@ class _Ctx:
             b for b in ("west_coast", "east_coast", "border") if any(x["belt"] == b for x in rows)
         ]
         self.profiles = list(self.sc.profiles)
+        self.bbox = self.sc.grid.bbox  # (lon0, lat0, lon1, lat1) when the run was clipped
         self.colour = {p: _OKABE_ITO[i % len(_OKABE_ITO)] for i, p in enumerate(self.profiles)}
 
     def select(self, **eq: Any) -> list[dict[str, Any]]:
@@ -302,7 +303,8 @@ def _summary(cx: _Ctx) -> str:
             g = cx.ranked(profile=prof, belt=belt)
             bl = cx.blabel(belt)
             if not g:
-                items.append(f"<li>{_e(t('report.summary.no_candidate', lang, belt=bl))}</li>")
+                key = "report.summary.no_candidate" + ("_bbox" if cx.bbox else "")
+                items.append(f"<li>{_e(t(key, lang, belt=bl))}</li>")
                 continue
             row = g[0]
             head = t(
@@ -1113,6 +1115,10 @@ def render_report(res: Any, *, lang: str = "en") -> str:
         f"<h1>{_e(title)}</h1>",
         f"<p class='muted'>{_e(meta)}</p>",
     ]
+    if cx.bbox:
+        lon0, lat0, lon1, lat1 = (_num(round(float(v), 4)) for v in cx.bbox)
+        scope = t("report.scope.bbox", lang, lon0=lon0, lon1=lon1, lat0=lat0, lat1=lat1)
+        out.append(f"<p class='box'><b>{_e(scope)}</b></p>")
     if sc.description:
         out.append(f"<p>{_e(sc.description)}</p>")
     out.append(f"<nav><b>{_e(t('report.toc', lang))}</b><ol>{toc}</ol></nav>")
