@@ -90,3 +90,43 @@ def test_a_clipped_run_says_so_before_it_says_a_belt_has_no_candidate(
         assert f"동경 {lon0:g}–{lon1:g}°, 북위 {lat0:g}–{lat1:g}° 범위만" in top
         assert "이번 분석 범위 안에 후보지 없음" in _section(page, "summary")
     assert "covers only the area" not in pages["en"]  # the full run claims no clip
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_provenance_lists_every_input_file_with_its_sha256(fast_run, pages, lang):
+    import hashlib
+    import json
+    from pathlib import Path
+
+    page = pages[lang]
+    assert "<a href='#provenance'>" in page  # in the contents
+    prov = _section(page, "provenance")
+    record = json.loads(Path(fast_run.outputs["run"]).read_text(encoding="utf-8"))
+    assert record["geoplan_version"] in _text(prov)
+    assert fast_run.scenario.name in _text(prov)
+    for name, gdf in fast_run.layers.items():
+        src = Path(gdf.attrs["geoplan_source"])
+        sha = hashlib.sha256(src.read_bytes()).hexdigest()  # the oracle: the file itself
+        assert sha == record["input_layers"][name]["sha256"]
+        assert f"<td>{html.escape(src.name)}</td><td><code" in prov
+        assert f">{sha}</code>" in prov
+        assert str(src.parent) not in page  # a file name, never a machine path
+    assert "_" not in re.sub(r"\S+\.(geojson|gpkg|shp|osm|pbf)", "", _text(prov))
+
+
+def test_korean_report_has_the_built_in_descriptions_in_korean(fast_run, pages):
+    import dataclasses
+
+    sc = fast_run.scenario
+    ko_text, en_text = _text(pages["ko"]), _text(pages["en"])
+    english = [sc.description] + [p.description for p in sc.profiles.values()]
+    assert all(english)
+    for d in english:
+        d = " ".join(d.split())
+        assert d in en_text
+        assert d not in ko_text
+    assert "(섬유, 의류, 신발, 조립)" in ko_text  # labour-intensive: textiles, apparel, ...
+    assert "북한 서해안·동해안·접경지역 벨트의 중소형 산업단지" in ko_text
+    # a user's own description is shown as written, in either language
+    own = dataclasses.replace(fast_run, scenario=sc.replace("description", "Our own plan A-7"))
+    assert "<p>Our own plan A-7</p>" in render_report(own, lang="ko")

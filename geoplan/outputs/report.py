@@ -152,6 +152,21 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[str]], num: Iterable[int
     return f"<table><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _described(key: str, text: str | None, lang: str) -> str:
+    """A scenario's or profile's description in ``lang``.
+
+    The built-in descriptions are in the catalogue (``report.desc.*``, English
+    text as written in the default scenario): while a description still reads
+    as that English text it is shown in ``lang``; a user's own text is shown
+    as written.
+    """
+    text = str(text or "")
+    if lang != "en" and key in catalogue():
+        if " ".join(text.split()) == " ".join(t(key, "en").split()):
+            return t(key, lang)
+    return text
+
+
 def _join(items: Sequence[str], lang: str) -> str:
     if len(items) <= 1:
         return "".join(items)
@@ -874,7 +889,8 @@ def _method(cx: _Ctx) -> str:
     ]
     for name, prof in sc.profiles.items():
         sw = cx.colour[name][0]
-        desc = f" <span class='muted'>({_e(prof.description)})</span>" if prof.description else ""
+        pdesc = _described(f"report.desc.profile.{name}", prof.description, lang)
+        desc = f" <span class='muted'>({_e(pdesc)})</span>" if pdesc else ""
         out.append(
             f"<h4><span class='sw' style='background:{sw}'></span>{_e(cx.plabel(name))}{desc}</h4>"
         )
@@ -1054,6 +1070,49 @@ def _robustness(cx: _Ctx) -> str:
     return "\n".join(out)
 
 
+# --------------------------------------------------------------------------- provenance
+
+
+def _provenance(cx: _Ctx, version: str, date: str) -> str:
+    """What the plan was computed from: scenario, version, grid, draws, input files and hashes.
+
+    File names only (never a folder: no machine paths); the SHA-256 are those
+    of ``run.json`` (``geoplan.layers`` hashes every file a layer was read from).
+    """
+    lang, sc, res = cx.lang, cx.sc, cx.res
+    out = [f"<h2 id='provenance'>{_e(t('report.sec.provenance', lang))}</h2>"]
+    out.append(f"<p>{_e(t('report.prov.intro', lang))}</p>")
+    source = str(getattr(sc, "source", "") or "")
+    kind = source if source in ("default", "script") else "file"
+    facts = [
+        t(f"report.prov.scenario_{kind}", lang, name=sc.name),
+        t("report.prov.version", lang, version=version),
+        t("report.prov.date", lang, date=date),
+        t("report.prov.grid", lang, res=_num(res.grid.res), crs=str(getattr(res.grid, "crs", ""))),
+    ]
+    if cx.draws:
+        seed = getattr(sc.sensitivity, "seed", None)
+        facts.append(t("report.prov.draws", lang, draws=f"{cx.draws:,}", seed=seed))
+    out.append("<ul>" + "".join(f"<li>{_e(f)}</li>" for f in facts) + "</ul>")
+    rows = []
+    for name, gdf in res.layers.items():
+        attrs = getattr(gdf, "attrs", {}) or {}
+        src = attrs.get("geoplan_source")
+        file = Path(str(src)).name if src else ""
+        sha = str(attrs.get("geoplan_sha256") or "")
+        rows.append(
+            (
+                _e(cx.layer_label(name)),
+                _e(file),
+                f"<code style='font-size:11px;word-break:break-all'>{_e(sha)}</code>",
+            )
+        )
+    if rows:
+        head = [_e(t(k, lang)) for k in ("report.col.layer", "report.col.file", "report.col.sha")]
+        out.append(_table(head, rows))
+    return "\n".join(out)
+
+
 # --------------------------------------------------------------------------- page
 
 
@@ -1102,6 +1161,7 @@ def render_report(res: Any, *, lang: str = "en") -> str:
         ("method", _method(cx)),
         ("caveats", _caveats(cx)),
         ("robustness", _robustness(cx)),
+        ("provenance", _provenance(cx, __version__, date)),
     ]
     toc = "".join(
         f"<li><a href='#{key}'>{_e(t(f'report.sec.{key}', lang))}</a></li>"
@@ -1119,8 +1179,9 @@ def render_report(res: Any, *, lang: str = "en") -> str:
         lon0, lat0, lon1, lat1 = (_num(round(float(v), 4)) for v in cx.bbox)
         scope = t("report.scope.bbox", lang, lon0=lon0, lon1=lon1, lat0=lat0, lat1=lat1)
         out.append(f"<p class='box'><b>{_e(scope)}</b></p>")
-    if sc.description:
-        out.append(f"<p>{_e(sc.description)}</p>")
+    desc = _described("report.desc.scenario", sc.description, lang)
+    if desc:
+        out.append(f"<p>{_e(desc)}</p>")
     out.append(f"<nav><b>{_e(t('report.toc', lang))}</b><ol>{toc}</ol></nav>")
     out.extend(body for _, body in sections if body)
     out.append(f"<hr><p class='muted'>{_e(t('report.footer', lang, version=__version__))}</p>")
