@@ -161,9 +161,9 @@ def _described(key: str, text: str | None, lang: str) -> str:
     as written.
     """
     text = str(text or "")
-    if lang != "en" and key in catalogue():
-        if " ".join(text.split()) == " ".join(t(key, "en").split()):
-            return t(key, lang)
+    same = key in catalogue() and " ".join(text.split()) == " ".join(t(key, "en").split())
+    if lang != "en" and same:
+        return t(key, lang)
     return text
 
 
