@@ -130,3 +130,44 @@ def test_korean_report_has_the_built_in_descriptions_in_korean(fast_run, pages):
     # a user's own description is shown as written, in either language
     own = dataclasses.replace(fast_run, scenario=sc.replace("description", "Our own plan A-7"))
     assert "<p>Our own plan A-7</p>" in render_report(own, lang="ko")
+
+
+def _with_robustness(res):
+    """The run with made-up robustness columns (the report only shows them)."""
+    import dataclasses
+
+    import numpy as np
+
+    r = res.ranking.copy()
+    r["p_top_k"] = np.linspace(1.0, 0.0, len(r))
+    r["rank_median"] = r["rank_in_belt"].astype(float)
+    r["rank_p05"] = 1.0
+    r["rank_p95"] = r["rank_in_belt"].astype(float) + 2
+    return dataclasses.replace(res, ranking=r, robustness={"draws": 200, "top_k": 3})
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_robustness_chart_labels_are_not_cut_off_in_chromium(fast_run, chromium, tmp_path, lang):
+    from tests.browser import open_offline
+
+    f = tmp_path / "report.html"
+    f.write_text(render_report(_with_robustness(fast_run), lang=lang), encoding="utf-8")
+    with open_offline(f, chromium) as pg:
+        boxes = pg.page.evaluate(
+            """() => [...document.querySelectorAll("#robustness ~ figure svg")].flatMap(svg => {
+                const s = svg.getBoundingClientRect();
+                return [...svg.querySelectorAll("text")].map(t => {
+                    const b = t.getBoundingClientRect();
+                    return [t.textContent, b.left - s.left, s.right - b.right];
+                });
+            })"""
+        )
+    assert len(boxes) > 20
+    cut = [
+        (text, round(left), round(right)) for text, left, right in boxes if left < 0 or right < 0
+    ]
+    assert cut == []
+    # every candidate is still named by the start of its name and by its belt
+    labels = [b[0] for b in boxes]
+    belts = {"en": "(West coast)", "ko": "(서해안)"}[lang]
+    assert any(lab.endswith(belts) for lab in labels)

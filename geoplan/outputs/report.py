@@ -42,6 +42,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import math
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -992,8 +993,30 @@ def _caveats(cx: _Ctx) -> str:
 # --------------------------------------------------------------------------- robustness
 
 
-def _bar_chart(items: Sequence[tuple[str, float]], title: str) -> str:
-    """A horizontal bar chart of probabilities (0..1) as inline SVG."""
+def _em(text: str) -> float:
+    """A generous estimate of a text's width in em: Hangul and CJK 1, other glyphs 0.62."""
+    return sum(1.0 if unicodedata.east_asian_width(ch) in ("W", "F") else 0.62 for ch in text)
+
+
+def _fit(name: str, suffix: str, max_em: float) -> str:
+    """``name`` + ``suffix``, the name cut with "…" so the whole fits in ``max_em``."""
+    if _em(name + suffix) <= max_em:
+        return name + suffix
+    room = max_em - _em(suffix) - _em("…")
+    cut = ""
+    for ch in name:
+        if _em(cut + ch) > room:
+            break
+        cut += ch
+    return cut.rstrip(" ,-/") + "…" + suffix
+
+
+def _bar_chart(items: Sequence[tuple[str, str, float]], title: str) -> str:
+    """A horizontal bar chart of probabilities (0..1) as inline SVG.
+
+    ``items`` are (name, qualifier, p); a long name is shortened so that the
+    label, qualifier included, fits left of the bars in any script.
+    """
     lab_w, bar_w, row_h = 300, 260, 18
     h = 26 + row_h * len(items) + 22
     w = lab_w + bar_w + 50
@@ -1001,13 +1024,13 @@ def _bar_chart(items: Sequence[tuple[str, float]], title: str) -> str:
         f"<svg width='{w}' height='{h}' viewBox='0 0 {w} {h}' role='img' aria-label='{_e(title)}'>",
         f"<text x='0' y='14' font-size='12' font-weight='bold'>{_e(title)}</text>",
     ]
-    for i, (label, p) in enumerate(items):
+    for i, (name, qual, p) in enumerate(items):
         y = 24 + i * row_h
-        short = label if len(label) <= 48 else label[:47] + "…"
+        short = _fit(name, f" ({qual})" if qual else "", (lab_w - 10) / 11)
         pv = 0.0 if _isna(p) else max(0.0, min(1.0, float(p)))
         svg.append(
             f"<text x='{lab_w - 6}' y='{y + 12}' font-size='11' text-anchor='end'>"
-            f"{_e(short)}</text>"
+            f"<title>{_e(name)}</title>{_e(short)}</text>"
             f"<rect x='{lab_w}' y='{y + 2}' width='{bar_w * pv:.1f}' height='{row_h - 5}' "
             f"fill='#3b528b'/><text x='{lab_w + bar_w * pv + 4:.1f}' y='{y + 12}' "
             f"font-size='11'>{'' if _isna(p) else f'{pv:.2f}'}</text>"
@@ -1064,7 +1087,7 @@ def _robustness(cx: _Ctx) -> str:
                 )
             )
         out.append(_table(head, rows, num=(2, 3, 4, 5)))
-        items = [(f"{row['label']} ({cx.blabel(row['belt'])})", row.get("p_top_k")) for row in g]
+        items = [(row["label"], cx.blabel(row["belt"]), row.get("p_top_k")) for row in g]
         title = t("report.robust.chart", lang, k=k, profile=cx.plabel(prof))
         out.append(f"<figure>{_bar_chart(items, title)}</figure>")
     return "\n".join(out)
