@@ -171,3 +171,45 @@ def test_robustness_chart_labels_are_not_cut_off_in_chromium(fast_run, chromium,
     labels = [b[0] for b in boxes]
     belts = {"en": "(West coast)", "ko": "(서해안)"}[lang]
     assert any(lab.endswith(belts) for lab in labels)
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_first_screen_says_what_to_decide_in_priority_order(fast_run, pages, lang):
+    from geoplan.i18n import place_label
+
+    page = pages[lang]
+    box = page[page.index("<div class='box' id='decide'>") : page.index("<nav>")]
+    assert page.index("id='decide'") < page.index("<h2 ")  # before every section
+    r = fast_run.ranking
+    items = re.findall(r"<li>(.*?)</li>", box)
+    phases = sorted(int(p) for p in r["phase"].dropna().unique())
+    assert len(items) == len(phases)
+    for ph, item in zip(phases, items, strict=True):
+        g = r[r["phase"] == ph].sort_values("priority")  # oracle: the run's priorities
+        assert [int(p) for p in g["priority"]] == list(range(1, len(g) + 1))
+        text = html.unescape(item)
+        pos = []
+        for _, row in g.head(3).iterrows():
+            if lang == "en":
+                name = row["name"]
+            elif row["kind"] == "zone":
+                name = row["name_ko"]
+            else:
+                name = place_label(row["name"], row["name_ko"], "ko")
+            assert name in text, name
+            pos.append(text.index(name))
+        assert pos == sorted(pos)  # in priority order
+        assert (f"({len(g)} candidates in this phase)" if lang == "en" else f"{len(g)}곳") in text
+    # no scores: the list mixes profiles, whose scores are not comparable
+    for s in r["score"].dropna():
+        assert f"{float(s):.2f}" not in _text(box)
+
+
+def test_decision_box_is_on_the_first_screen_in_chromium(fast_run, pages, chromium, tmp_path):
+    from tests.browser import open_offline
+
+    f = tmp_path / "report.html"
+    f.write_text(pages["en"], encoding="utf-8")
+    with open_offline(f, chromium, size=(1280, 800)) as pg:
+        box = pg.page.locator("#decide li").last.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 800

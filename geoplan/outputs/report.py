@@ -288,25 +288,50 @@ class _Ctx:
 # --------------------------------------------------------------------------- sections
 
 
-def _summary(cx: _Ctx) -> str:
+_DECIDE_N = 3  # candidates named per phase on the first screen
+
+
+def _decide(cx: _Ctx) -> str:
+    """The first screen: per phase the candidates to start with, in priority order.
+
+    No scores here: the list mixes profiles, and scores compare candidates
+    within one profile only (the sections below give each its score).
+    """
     lang = cx.lang
-    out = [f"<h2 id='summary'>{_e(t('report.sec.summary', lang))}</h2>"]
-    out.append(f"<p>{_e(t('report.summary.intro', lang))}</p>")
-    firsts = []
+    items = []
     for ph in sorted({row["phase"] for row in cx.rows if row["phase"] is not None}):
         g = cx.phased(ph)
         if not g:
             continue
-        row = g[0]
         label = t("phase.label", lang, phase=ph, name=t(f"phase.name.{ph}", lang))
-        word = _lower_first(t("report.col.score", lang), lang)
-        firsts.append(
-            f"<li><b>{_e(label)}</b>: {_e(row['label'])} ({_e(cx.blabel(row['belt']))}, "
-            f"{_e(cx.plabel(row['profile']))}, {_e(word)} "
-            f"{_f2(row['score'])})</li>"
+        names = [
+            t(
+                "report.decide.cand",
+                lang,
+                name=row["label"],
+                belt=cx.blabel(row["belt"]),
+                profile=cx.plabel(row["profile"]),
+            )
+            for row in g[:_DECIDE_N]
+        ]
+        text = t(
+            "report.decide.phase", lang, n=len(g), first=t("report.decide.sep", lang).join(names)
         )
-    if firsts:
-        out.append(f"<div class='box'><ul>{''.join(firsts)}</ul></div>")
+        items.append(f"<li><b>{_e(label)}</b>: {_e(text)}</li>")
+    if not items:
+        return ""
+    lead = t("report.decide.lead", lang)
+    note = t("report.decide.note", lang)
+    return (
+        f"<div class='box' id='decide'><p><b>{_e(lead)}</b></p><ul class='sum'>{''.join(items)}"
+        f"</ul><p class='muted'>{_e(note)}</p></div>"
+    )
+
+
+def _summary(cx: _Ctx) -> str:
+    lang = cx.lang
+    out = [f"<h2 id='summary'>{_e(t('report.sec.summary', lang))}</h2>"]
+    out.append(f"<p>{_e(t('report.summary.intro', lang))}</p>")
     for prof in cx.profiles:
         if not cx.select(profile=prof):
             continue
@@ -1205,6 +1230,7 @@ def render_report(res: Any, *, lang: str = "en") -> str:
     desc = _described("report.desc.scenario", sc.description, lang)
     if desc:
         out.append(f"<p>{_e(desc)}</p>")
+    out.append(_decide(cx))
     out.append(f"<nav><b>{_e(t('report.toc', lang))}</b><ol>{toc}</ol></nav>")
     out.extend(body for _, body in sections if body)
     out.append(f"<hr><p class='muted'>{_e(t('report.footer', lang, version=__version__))}</p>")
