@@ -213,3 +213,21 @@ def test_decision_box_is_on_the_first_screen_in_chromium(fast_run, pages, chromi
     with open_offline(f, chromium, size=(1280, 800)) as pg:
         box = pg.page.locator("#decide li").last.bounding_box()
     assert box is not None and box["y"] + box["height"] <= 800
+
+
+def test_print_shows_every_candidate_of_a_phase(fast_run, pages, chromium, tmp_path):
+    """On paper there is no "more" to click: the folded rows are printed."""
+    from tests.browser import open_offline
+
+    r = fast_run.ranking
+    hidden = int(sum(max(0, (r["phase"] == ph).sum() - 10) for ph in (1, 2, 3)))
+    assert hidden > 0, "the oracle needs a phase with more than ten candidates"
+    f = tmp_path / "report.html"
+    f.write_text(pages["en"], encoding="utf-8")
+    with open_offline(f, chromium) as pg:
+        rows = pg.page.locator("details tbody tr")
+        assert rows.count() == hidden
+        assert not rows.first.is_visible()  # folded on screen
+        pg.page.emulate_media(media="print")
+        assert all(rows.nth(i).is_visible() for i in range(rows.count()))
+        assert not pg.page.locator("details summary").first.is_visible()

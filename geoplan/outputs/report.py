@@ -86,6 +86,9 @@ th{background:#f3f5f5}td.num{text-align:right;white-space:nowrap}.muted{color:#5
 ul.sum li{margin-bottom:7px}.sw{display:inline-block;width:11px;height:11px;border-radius:6px;
 margin-right:5px;vertical-align:-1px}figure{margin:8px 0}figcaption{font-size:13px;color:#444}
 svg text{font-family:inherit}details summary{cursor:pointer;color:#0b6e69;margin:4px 0}
+@media print{body{margin:0 auto;max-width:none}details::details-content{content-visibility:visible;
+display:contents}details>summary{display:none}h2,h3,h4,.box>p:first-child{break-after:avoid}
+tr,figure,li{break-inside:avoid}}
 """
 
 
