@@ -231,3 +231,21 @@ def test_print_shows_every_candidate_of_a_phase(fast_run, pages, chromium, tmp_p
         pg.page.emulate_media(media="print")
         assert all(rows.nth(i).is_visible() for i in range(rows.count()))
         assert not pg.page.locator("details summary").first.is_visible()
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_method_names_the_listed_zones_left_unscored(fast_run, pages, lang):
+    layer = fast_run.layers[fast_run.scenario.candidates.sites_layer]
+    scored = set(fast_run.sites["name"].astype(str))
+    # the oracle: listed zones of the layer that no ranking row carries
+    unscored = sorted(set(layer["name"].astype(str)) - scored)
+    assert unscored and sorted(fast_run.excluded_sites) == unscored
+    method = _text(_section(pages[lang], "method"))
+    if lang == "en":
+        assert f"The {len(scored)} listed existing zones are scored as well" in method
+        assert f"Not scored, because they lie in an excluded area ({len(unscored)}): " in method
+    for name in unscored:
+        assert name in method
+        if lang == "ko":
+            ko = layer.loc[layer["name"] == name, "name_ko"].iloc[0]
+            assert f"{ko} {name}" in method

@@ -881,6 +881,16 @@ def _method(cx: _Ctx) -> str:
         sizes="; ".join(sizes),
         n_sites=n_sites,
     )
+    excluded = [str(x) for x in (getattr(res, "excluded_sites", None) or [])]
+    if excluded:
+        layer = res.layers.get(sc.candidates.sites_layer)
+        ko: dict[str, Any] = {}
+        if layer is not None and "name_ko" in layer.columns and "name" in layer.columns:
+            ko = dict(zip(layer["name"].astype(str), layer["name_ko"], strict=True))
+        names = [place_label(x, _str(ko.get(x)), lang) if lang == "ko" else x for x in excluded]
+        text += " " + t(
+            "report.method.excluded_sites", lang, n=len(excluded), names=_join(names, lang)
+        )
     out.append(f"<p>{_e(text)}</p>")
     # criteria
     out.append(f"<h3>{_e(t('report.method.criteria', lang))}</h3>")
