@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 
+import numpy as np
 import pytest
 
 from geoplan.outputs.report import render_report
@@ -249,3 +250,41 @@ def test_method_names_the_listed_zones_left_unscored(fast_run, pages, lang):
         if lang == "ko":
             ko = layer.loc[layer["name"] == name, "name_ko"].iloc[0]
             assert f"{ko} {name}" in method
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_a_changed_built_in_scenario_says_what_changed(fast_run, pages, lang):
+    import dataclasses
+    import warnings
+
+    from geoplan.scenario import load_scenario
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "weights sum to 1.55, normalised"
+        sc = load_scenario(
+            None, overrides={"profiles.labour_intensive.criteria.labour_pool.weight": 0.9}
+        )
+    page = render_report(dataclasses.replace(fast_run, scenario=sc), lang=lang)
+    # the oracle: the other four of 0.35, 0.20, 0.15, 0.15, 0.15 stay in proportion
+    w = np.array([0.9, 0.20, 0.15, 0.15, 0.15])
+    w /= w.sum()
+    method = _section(page, "method")
+    label = "Labour-intensive" if lang == "en" else "노동집약형"
+    (block,) = [b for b in method.split("<h4>")[1:] if f"</span>{label}" in b.split("</h4>")[0]]
+    was = "built-in" if lang == "en" else "기본값"
+    assert f"<td class='num'>{w[0]:.2f} ({was} 0.35)</td>" in block
+    assert f"<td class='num'>{w[1]:.2f} ({was} 0.20)</td>" in block
+    assert abs(w.sum() - 1) < 1e-12
+    prov = _text(_section(page, "provenance"))
+    if lang == "en":
+        assert (
+            "the built-in scenario with changes to the weights or scoring of Labour-intensive"
+            in prov
+        )
+        assert "Technology-intensive" not in prov
+    else:
+        assert "노동집약형의 가중치 또는 점수화 변경" in prov
+    # an unchanged built-in scenario claims no change
+    plain = render_report(dataclasses.replace(fast_run, scenario=load_scenario(None)), lang="en")
+    assert "built-in" not in _text(_section(plain, "method"))
+    assert "(built into geoplan)" in _text(_section(plain, "provenance"))

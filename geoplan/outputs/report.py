@@ -177,6 +177,34 @@ def _join(items: Sequence[str], lang: str) -> str:
     return t("report.list.sep", lang).join(items[:-1]) + t("report.list.and", lang) + items[-1]
 
 
+_BUILTIN: list[Any] = []
+
+
+def _builtin() -> Any:
+    """The built-in scenario, unchanged (to say what a run with overrides changed)."""
+    if not _BUILTIN:
+        from geoplan.scenario import load_scenario
+
+        _BUILTIN.append(load_scenario(None))
+    return _BUILTIN[0]
+
+
+#: Scenario sections whose change the provenance names (outputs, name and text do not
+#: change the plan).
+_PLAN_SECTIONS = (
+    "layers",
+    "belts",
+    "constraints",
+    "grid",
+    "candidates",
+    "criteria",
+    "profiles",
+    "aggregation",
+    "prioritisation",
+    "sensitivity",
+)
+
+
 class _Ctx:
     """What every section needs: scenario, ranking with reasons, labels, colours."""
 
@@ -213,6 +241,7 @@ class _Ctx:
         ]
         self.profiles = list(self.sc.profiles)
         self.bbox = self.sc.grid.bbox  # (lon0, lat0, lon1, lat1) when the run was clipped
+        self.builtin = _builtin() if getattr(self.sc, "source", "") == "default" else None
         self.colour = {p: _OKABE_ITO[i % len(_OKABE_ITO)] for i, p in enumerate(self.profiles)}
 
     def select(self, **eq: Any) -> list[dict[str, Any]]:
@@ -933,14 +962,21 @@ def _method(cx: _Ctx) -> str:
         out.append(
             f"<h4><span class='sw' style='background:{sw}'></span>{_e(cx.plabel(name))}{desc}</h4>"
         )
-        rows = [
-            (
-                _e(cx.clabel(pc.criterion)),
-                f"{float(w):.2f}",
-                _e(_transform_words(pc.transform, sc.criteria.get(pc.criterion), lang)),
-            )
-            for pc, w in zip(prof.criteria, prof.weights, strict=True)
-        ]
+        base = cx.builtin.profiles.get(name) if cx.builtin is not None else None
+        was = (
+            {pc.criterion: float(w) for pc, w in zip(base.criteria, base.weights, strict=True)}
+            if base is not None
+            else {}
+        )
+        rows = []
+        for pc, w in zip(prof.criteria, prof.weights, strict=True):
+            cell = f"{float(w):.2f}"
+            if base is not None and f"{was.get(pc.criterion, 0.0):.2f}" != cell:
+                cell = _e(
+                    t("report.method.weight_was", lang, w=cell, was=_f2(was.get(pc.criterion, 0.0)))
+                )
+            trans = _transform_words(pc.transform, sc.criteria.get(pc.criterion), lang)
+            rows.append((_e(cx.clabel(pc.criterion)), cell, _e(trans)))
         out.append(_table(head, rows, num=(1,)))
         if prof.ahp is not None:
             cr = float(prof.ahp.consistency_ratio)
@@ -1145,8 +1181,25 @@ def _provenance(cx: _Ctx, version: str, date: str) -> str:
     out.append(f"<p>{_e(t('report.prov.intro', lang))}</p>")
     source = str(getattr(sc, "source", "") or "")
     kind = source if source in ("default", "script") else "file"
+    scen = t(f"report.prov.scenario_{kind}", lang, name=sc.name)
+    if cx.builtin is not None:
+        a, b = cx.builtin.to_dict(), sc.to_dict()
+        parts = []
+        for key in _PLAN_SECTIONS:
+            if a.get(key) == b.get(key):
+                continue
+            if key == "profiles":
+                pa, pb = a.get(key) or {}, b.get(key) or {}
+                names = [p for p in pb if pa.get(p) != pb.get(p)]
+                names += [p for p in pa if p not in pb]
+                for p in names:
+                    parts.append(t("report.prov.part.profile", lang, profile=cx.plabel(p)))
+            else:
+                parts.append(t(f"report.prov.part.{key}", lang))
+        if parts:
+            scen = t("report.prov.scenario_changed", lang, name=sc.name, parts=_join(parts, lang))
     facts = [
-        t(f"report.prov.scenario_{kind}", lang, name=sc.name),
+        scen,
         t("report.prov.version", lang, version=version),
         t("report.prov.date", lang, date=date),
         t("report.prov.grid", lang, res=_num(res.grid.res), crs=str(getattr(res.grid, "crs", ""))),
