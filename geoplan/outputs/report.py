@@ -1068,8 +1068,16 @@ def _caveats(cx: _Ctx) -> str:
 
 
 def _em(text: str) -> float:
-    """A generous estimate of a text's width in em: Hangul and CJK 1, other glyphs 0.62."""
-    return sum(1.0 if unicodedata.east_asian_width(ch) in ("W", "F") else 0.62 for ch in text)
+    """A generous estimate of a text's width in em (sans-serif): Hangul and CJK 1."""
+
+    def w(ch: str) -> float:
+        if unicodedata.east_asian_width(ch) in ("W", "F"):
+            return 1.0
+        if ch in " .,:;'’()-/|!iIjlft":
+            return 0.38
+        return 0.74 if ch.isupper() or ch in "mwMW…" else 0.61
+
+    return sum(w(ch) for ch in text)
 
 
 def _fit(name: str, suffix: str, max_em: float) -> str:
@@ -1091,7 +1099,7 @@ def _bar_chart(items: Sequence[tuple[str, str, float]], title: str) -> str:
     ``items`` are (name, qualifier, p); a long name is shortened so that the
     label, qualifier included, fits left of the bars in any script.
     """
-    lab_w, bar_w, row_h = 300, 260, 18
+    lab_w, bar_w, row_h = 380, 260, 18
     h = 26 + row_h * len(items) + 22
     w = lab_w + bar_w + 50
     svg = [
