@@ -288,3 +288,38 @@ def test_a_changed_built_in_scenario_says_what_changed(fast_run, pages, lang):
     plain = render_report(dataclasses.replace(fast_run, scenario=load_scenario(None)), lang="en")
     assert "built-in" not in _text(_section(plain, "method"))
     assert "(built into geoplan)" in _text(_section(plain, "provenance"))
+
+
+def test_locator_map_place_names_hide_no_marker_and_no_other_name(
+    fast_run, pages, chromium, tmp_path
+):
+    from tests.browser import open_offline
+
+    cities = fast_run.layers["cities"]
+    prk = cities[cities["iso_a3"] == "PRK"]
+    capital = str(prk.loc[prk["population"].astype(float).idxmax(), "name"])  # the oracle
+    f = tmp_path / "report.html"
+    f.write_text(pages["en"], encoding="utf-8")
+    with open_offline(f, chromium) as pg:
+        maps = pg.page.evaluate(
+            """() => [...document.querySelectorAll("#maps ~ div svg")].map(svg => ({
+                labels: [...svg.querySelectorAll("text[paint-order]")].map(t => {
+                    const b = t.getBBox();
+                    return [t.textContent, b.x, b.y, b.x + b.width, b.y + b.height];
+                }),
+                marks: [...svg.querySelectorAll("g > circle")].map(c =>
+                    [c.cx.baseVal.value, c.cy.baseVal.value, c.r.baseVal.value]),
+            }))"""
+        )
+    assert len(maps) == len(fast_run.belts)
+    assert capital in [lab[0] for lab in maps[0]["labels"]]  # west coast: the capital is named
+    for m in maps:
+        assert m["marks"], "every belt map shows its candidates"
+        labels = m["labels"]
+        for i, (name, x0, y0, x1, y1) in enumerate(labels):
+            for other, a0, b0, a1, b1 in labels[i + 1 :]:
+                assert not (x0 < a1 and a0 < x1 and y0 < b1 and b0 < y1), (name, other)
+            for cx_, cy_, r in m["marks"]:
+                dx = min(max(cx_, x0), x1) - cx_
+                dy = min(max(cy_, y0), y1) - cy_
+                assert dx * dx + dy * dy >= r * r, (name, cx_, cy_)

@@ -562,6 +562,44 @@ def _svg_path(geom: Any, tx: Any) -> str:
     return "".join(parts)
 
 
+def _label_spot(
+    x: float,
+    y: float,
+    w: float,
+    marks: Sequence[tuple[float, float]],
+    rad: float,
+    boxes: Sequence[tuple[float, float, float, float]],
+    width: float,
+    height: float,
+) -> tuple[float, float, str, tuple[float, float, float, float]] | None:
+    """Where a place label of width ``w`` (px) beside the dot at (x, y) hides nothing.
+
+    Tries right and left of the dot, above then below, then a little further
+    out; a spot must stay inside the map, clear of every marker circle (radius
+    ``rad`` around ``marks``) and of every label box placed already. None when
+    no spot is free (the dot is then drawn without its name).
+    """
+    for dx, dy in ((4, -3.0), (4, 11.0), (4, -13.0), (4, 21.0), (14, -23.0), (14, 31.0)):
+        for anchor in ("start", "end"):
+            lx = x + dx if anchor == "start" else x - dx
+            x0, x1 = (lx, lx + w) if anchor == "start" else (lx - w, lx)
+            box = (x0, y + dy - 9.0, x1, y + dy + 3.0)
+            if box[0] < 1 or box[1] < 1 or box[2] > width - 1 or box[3] > height - 1:
+                continue
+            if any(
+                box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in boxes
+            ):
+                continue
+            if any(
+                (min(max(mx, box[0]), box[2]) - mx) ** 2 + (min(max(my, box[1]), box[3]) - my) ** 2
+                < (rad + 1.5) ** 2
+                for mx, my in marks
+            ):
+                continue
+            return lx, y + dy, anchor, box
+    return None
+
+
 def _belt_map(cx: _Ctx, belt: str, zones: list[dict[str, Any]], sites: np.ndarray) -> str:
     """An inline SVG locator map of one belt: land, the belt, zones numbered by rank."""
     import shapely
@@ -632,29 +670,6 @@ def _belt_map(cx: _Ctx, belt: str, zones: list[dict[str, Any]], sites: np.ndarra
             f"<rect x='{x - 3.5:.1f}' y='{y - 3.5:.1f}' width='7' height='7' fill='#8c8c8c' "
             "stroke='#fff' stroke-width='0.8'/>"
         )
-    labels: list[str] = []
-    cities = res.layers.get("cities")
-    if cities is not None and len(cities) and "population" in cities.columns:
-        cxy = shapely.get_coordinates(shapely.centroid(cities.geometry.values))
-        inb = (cxy[:, 0] >= minx) & (cxy[:, 0] <= maxx) & (cxy[:, 1] >= miny) & (cxy[:, 1] <= maxy)
-        if "iso_a3" in cities.columns:
-            inb &= (cities["iso_a3"].astype(str) == "PRK").to_numpy()
-        pop = pd.to_numeric(cities["population"], errors="coerce").to_numpy(dtype=float)
-        names = cities["name"].astype(str).to_numpy()
-        kos = cities["name_ko"].to_numpy() if "name_ko" in cities.columns else [None] * len(names)
-        idx = [i for i in np.argsort(-np.nan_to_num(pop, nan=0)) if inb[i]][:6]
-        for i in idx:
-            ((x, y),) = tx(cxy[i : i + 1])
-            name = _str(kos[i]) if cx.lang == "ko" and _str(kos[i]) else names[i]
-            anchor = "end" if x > width * 0.6 else "start"
-            dx = -4 if anchor == "end" else 4
-            svg.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='2' fill='#444'/>")
-            labels.append(
-                f"<text x='{x + dx:.1f}' y='{y - 3:.1f}' font-size='10' fill='#333' "
-                f"text-anchor='{anchor}' stroke='#fff' stroke-width='2.5' paint-order='stroke'>"
-                f"{_e(name)}</text>"
-            )
-    svg.extend(labels)  # place names under the markers: rank numbers matter more
     placed: list[tuple[float, float]] = []
     leads: list[str] = []
     marks: list[str] = []
@@ -676,11 +691,39 @@ def _belt_map(cx: _Ctx, belt: str, zones: list[dict[str, Any]], sites: np.ndarra
                 f"stroke-width='0.8'/><circle cx='{x0:.1f}' cy='{y0:.1f}' r='1.8' fill='#222'/>"
             )
         marks.append(
-            f"<g><title>{title}</title><circle cx='{x:.1f}' cy='{y:.1f}' r='{rad}' "
+            f"<g class='mark'><title>{title}</title><circle cx='{x:.1f}' cy='{y:.1f}' r='{rad}' "
             f"fill='{fill}' stroke='#222' stroke-width='0.7'/><text x='{x:.1f}' "
             f"y='{y + 3.6:.1f}' font-size='10' font-weight='bold' text-anchor='middle' "
             f"fill='{ink}'>{row['rank_in_belt']}</text></g>"
         )
+    # place names: the largest towns, each label where it hides no marker and no other label
+    labels: list[str] = []
+    boxes: list[tuple[float, float, float, float]] = [(0.0, height - 30.0, width * 0.35, height)]
+    cities = res.layers.get("cities")
+    if cities is not None and len(cities) and "population" in cities.columns:
+        cxy = shapely.get_coordinates(shapely.centroid(cities.geometry.values))
+        inb = (cxy[:, 0] >= minx) & (cxy[:, 0] <= maxx) & (cxy[:, 1] >= miny) & (cxy[:, 1] <= maxy)
+        if "iso_a3" in cities.columns:
+            inb &= (cities["iso_a3"].astype(str) == "PRK").to_numpy()
+        pop = pd.to_numeric(cities["population"], errors="coerce").to_numpy(dtype=float)
+        names = cities["name"].astype(str).to_numpy()
+        kos = cities["name_ko"].to_numpy() if "name_ko" in cities.columns else [None] * len(names)
+        idx = [i for i in np.argsort(-np.nan_to_num(pop, nan=0)) if inb[i]][:6]
+        for i in idx:
+            ((x, y),) = tx(cxy[i : i + 1])
+            name = _str(kos[i]) if cx.lang == "ko" and _str(kos[i]) else names[i]
+            spot = _label_spot(x, y, _em(name) * 10 + 2, placed, rad, boxes, width, height)
+            svg.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='2' fill='#444'/>")
+            if spot is None:
+                continue
+            lx, ly, anchor, box = spot
+            boxes.append(box)
+            labels.append(
+                f"<text class='place' x='{lx:.1f}' y='{ly:.1f}' font-size='10' fill='#333' "
+                f"text-anchor='{anchor}' stroke='#fff' stroke-width='2.5' paint-order='stroke'>"
+                f"{_e(name)}</text>"
+            )
+    svg.extend(labels)
     svg.extend(leads)  # leader lines under every marker
     svg.extend(marks)
     # scale bar: a round number of km near a fifth of the width
