@@ -323,3 +323,15 @@ def test_locator_map_place_names_hide_no_marker_and_no_other_name(
                 dx = min(max(cx_, x0), x1) - cx_
                 dy = min(max(cy_, y0), y1) - cy_
                 assert dx * dx + dy * dy >= r * r, (name, cx_, cy_)
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_every_contents_link_leads_to_its_section(pages, lang):
+    page = pages[lang]
+    nav = page[page.index("<nav>") : page.index("</nav>")]
+    links = re.findall(r"<a href='#(\w+)'>(.*?)</a>", nav)
+    assert len(links) >= 6
+    for anchor, title in links:
+        assert f"<h2 id='{anchor}'>{title}</h2>" in page  # the heading the reader lands on
+    heads = re.findall(r"<h2 id='(\w+)'>", page)
+    assert heads == [a for a, _ in links]  # every section listed, in page order

@@ -1,11 +1,17 @@
 """The run report: one self-contained HTML page a decision maker can read, in English or Korean.
 
-Owns ``report.html``: an executive summary (per profile and belt the best
-candidate, its phase, priority, score and the two criteria it scores
+Owns ``report.html``: on the first screen what to decide (per phase the
+first candidates in priority order, and the area of the run when
+``grid.bbox`` clipped it), an executive summary (per profile and belt the
+best candidate, its phase, priority, score and the two criteria it scores
 chiefly on), the order of work per phase, a locator map per belt, the
-method in words, data caveats from the layers' ``confidence`` and
-``schematic`` fields, and, when a sensitivity analysis ran, the robustness
-of the ranking. Every word comes from the message catalogue
+method in words (phase rules as :mod:`geoplan.prioritize` applies them,
+listed zones left unscored, weights changed from the built-in scenario),
+data caveats from the layers' ``confidence`` and ``schematic`` fields,
+when a sensitivity analysis ran the robustness of the ranking, and the
+provenance (scenario, version, input files with their SHA-256). Printing
+shows every candidate (folded rows open) and keeps headings with what
+follows them. Every word comes from the message catalogue
 (:mod:`geoplan.i18n`, keys ``report.*``); every string from the data or the
 scenario is HTML-escaped. It must not decide anything (ranks, phases and
 priorities come from the run), write files other than through
