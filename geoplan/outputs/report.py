@@ -1,11 +1,17 @@
 """The run report: one self-contained HTML page a decision maker can read, in English or Korean.
 
-Owns ``report.html``: an executive summary (per profile and belt the best
-candidate, its phase, priority, score and the two criteria it scores
+Owns ``report.html``: on the first screen what to decide (per phase the
+first candidates in priority order, and the area of the run when
+``grid.bbox`` clipped it), an executive summary (per profile and belt the
+best candidate, its phase, priority, score and the two criteria it scores
 chiefly on), the order of work per phase, a locator map per belt, the
-method in words, data caveats from the layers' ``confidence`` and
-``schematic`` fields, and, when a sensitivity analysis ran, the robustness
-of the ranking. Every word comes from the message catalogue
+method in words (phase rules as :mod:`geoplan.prioritize` applies them,
+listed zones left unscored, weights changed from the built-in scenario),
+data caveats from the layers' ``confidence`` and ``schematic`` fields,
+when a sensitivity analysis ran the robustness of the ranking, and the
+provenance (scenario, version, input files with their SHA-256). Printing
+shows every candidate (folded rows open) and keeps headings with what
+follows them. Every word comes from the message catalogue
 (:mod:`geoplan.i18n`, keys ``report.*``); every string from the data or the
 scenario is HTML-escaped. It must not decide anything (ranks, phases and
 priorities come from the run), write files other than through
@@ -42,6 +48,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import math
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -85,6 +92,9 @@ th{background:#f3f5f5}td.num{text-align:right;white-space:nowrap}.muted{color:#5
 ul.sum li{margin-bottom:7px}.sw{display:inline-block;width:11px;height:11px;border-radius:6px;
 margin-right:5px;vertical-align:-1px}figure{margin:8px 0}figcaption{font-size:13px;color:#444}
 svg text{font-family:inherit}details summary{cursor:pointer;color:#0b6e69;margin:4px 0}
+@media print{body{margin:0 auto;max-width:none}details::details-content{content-visibility:visible;
+display:contents}details>summary{display:none}h2,h3,h4,.box>p:first-child{break-after:avoid}
+tr,figure,li{break-inside:avoid}}
 """
 
 
@@ -152,10 +162,53 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[str]], num: Iterable[int
     return f"<table><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _described(key: str, text: str | None, lang: str) -> str:
+    """A scenario's or profile's description in ``lang``.
+
+    The built-in descriptions are in the catalogue (``report.desc.*``, English
+    text as written in the default scenario): while a description still reads
+    as that English text it is shown in ``lang``; a user's own text is shown
+    as written.
+    """
+    text = str(text or "")
+    same = key in catalogue() and " ".join(text.split()) == " ".join(t(key, "en").split())
+    if lang != "en" and same:
+        return t(key, lang)
+    return text
+
+
 def _join(items: Sequence[str], lang: str) -> str:
     if len(items) <= 1:
         return "".join(items)
     return t("report.list.sep", lang).join(items[:-1]) + t("report.list.and", lang) + items[-1]
+
+
+_BUILTIN: list[Any] = []
+
+
+def _builtin() -> Any:
+    """The built-in scenario, unchanged (to say what a run with overrides changed)."""
+    if not _BUILTIN:
+        from geoplan.scenario import load_scenario
+
+        _BUILTIN.append(load_scenario(None))
+    return _BUILTIN[0]
+
+
+#: Scenario sections whose change the provenance names (outputs, name and text do not
+#: change the plan).
+_PLAN_SECTIONS = (
+    "layers",
+    "belts",
+    "constraints",
+    "grid",
+    "candidates",
+    "criteria",
+    "profiles",
+    "aggregation",
+    "prioritisation",
+    "sensitivity",
+)
 
 
 class _Ctx:
@@ -193,6 +246,8 @@ class _Ctx:
             b for b in ("west_coast", "east_coast", "border") if any(x["belt"] == b for x in rows)
         ]
         self.profiles = list(self.sc.profiles)
+        self.bbox = self.sc.grid.bbox  # (lon0, lat0, lon1, lat1) when the run was clipped
+        self.builtin = _builtin() if getattr(self.sc, "source", "") == "default" else None
         self.colour = {p: _OKABE_ITO[i % len(_OKABE_ITO)] for i, p in enumerate(self.profiles)}
 
     def select(self, **eq: Any) -> list[dict[str, Any]]:
@@ -271,25 +326,50 @@ class _Ctx:
 # --------------------------------------------------------------------------- sections
 
 
-def _summary(cx: _Ctx) -> str:
+_DECIDE_N = 3  # candidates named per phase on the first screen
+
+
+def _decide(cx: _Ctx) -> str:
+    """The first screen: per phase the candidates to start with, in priority order.
+
+    No scores here: the list mixes profiles, and scores compare candidates
+    within one profile only (the sections below give each its score).
+    """
     lang = cx.lang
-    out = [f"<h2 id='summary'>{_e(t('report.sec.summary', lang))}</h2>"]
-    out.append(f"<p>{_e(t('report.summary.intro', lang))}</p>")
-    firsts = []
+    items = []
     for ph in sorted({row["phase"] for row in cx.rows if row["phase"] is not None}):
         g = cx.phased(ph)
         if not g:
             continue
-        row = g[0]
         label = t("phase.label", lang, phase=ph, name=t(f"phase.name.{ph}", lang))
-        word = _lower_first(t("report.col.score", lang), lang)
-        firsts.append(
-            f"<li><b>{_e(label)}</b>: {_e(row['label'])} ({_e(cx.blabel(row['belt']))}, "
-            f"{_e(cx.plabel(row['profile']))}, {_e(word)} "
-            f"{_f2(row['score'])})</li>"
+        names = [
+            t(
+                "report.decide.cand",
+                lang,
+                name=row["label"],
+                belt=cx.blabel(row["belt"]),
+                profile=cx.plabel(row["profile"]),
+            )
+            for row in g[:_DECIDE_N]
+        ]
+        text = t(
+            "report.decide.phase", lang, n=len(g), first=t("report.decide.sep", lang).join(names)
         )
-    if firsts:
-        out.append(f"<div class='box'><ul>{''.join(firsts)}</ul></div>")
+        items.append(f"<li><b>{_e(label)}</b>: {_e(text)}</li>")
+    if not items:
+        return ""
+    lead = t("report.decide.lead", lang)
+    note = t("report.decide.note", lang)
+    return (
+        f"<div class='box' id='decide'><p><b>{_e(lead)}</b></p><ul class='sum'>{''.join(items)}"
+        f"</ul><p class='muted'>{_e(note)}</p></div>"
+    )
+
+
+def _summary(cx: _Ctx) -> str:
+    lang = cx.lang
+    out = [f"<h2 id='summary'>{_e(t('report.sec.summary', lang))}</h2>"]
+    out.append(f"<p>{_e(t('report.summary.intro', lang))}</p>")
     for prof in cx.profiles:
         if not cx.select(profile=prof):
             continue
@@ -302,7 +382,8 @@ def _summary(cx: _Ctx) -> str:
             g = cx.ranked(profile=prof, belt=belt)
             bl = cx.blabel(belt)
             if not g:
-                items.append(f"<li>{_e(t('report.summary.no_candidate', lang, belt=bl))}</li>")
+                key = "report.summary.no_candidate" + ("_bbox" if cx.bbox else "")
+                items.append(f"<li>{_e(t(key, lang, belt=bl))}</li>")
                 continue
             row = g[0]
             head = t(
@@ -487,6 +568,44 @@ def _svg_path(geom: Any, tx: Any) -> str:
     return "".join(parts)
 
 
+def _label_spot(
+    x: float,
+    y: float,
+    w: float,
+    marks: Sequence[tuple[float, float]],
+    rad: float,
+    boxes: Sequence[tuple[float, float, float, float]],
+    width: float,
+    height: float,
+) -> tuple[float, float, str, tuple[float, float, float, float]] | None:
+    """Where a place label of width ``w`` (px) beside the dot at (x, y) hides nothing.
+
+    Tries right and left of the dot, above then below, then a little further
+    out; a spot must stay inside the map, clear of every marker circle (radius
+    ``rad`` around ``marks``) and of every label box placed already. None when
+    no spot is free (the dot is then drawn without its name).
+    """
+    for dx, dy in ((4, -3.0), (4, 11.0), (4, -13.0), (4, 21.0), (14, -23.0), (14, 31.0)):
+        for anchor in ("start", "end"):
+            lx = x + dx if anchor == "start" else x - dx
+            x0, x1 = (lx, lx + w) if anchor == "start" else (lx - w, lx)
+            box = (x0, y + dy - 9.0, x1, y + dy + 3.0)
+            if box[0] < 1 or box[1] < 1 or box[2] > width - 1 or box[3] > height - 1:
+                continue
+            if any(
+                box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in boxes
+            ):
+                continue
+            if any(
+                (min(max(mx, box[0]), box[2]) - mx) ** 2 + (min(max(my, box[1]), box[3]) - my) ** 2
+                < (rad + 1.5) ** 2
+                for mx, my in marks
+            ):
+                continue
+            return lx, y + dy, anchor, box
+    return None
+
+
 def _belt_map(cx: _Ctx, belt: str, zones: list[dict[str, Any]], sites: np.ndarray) -> str:
     """An inline SVG locator map of one belt: land, the belt, zones numbered by rank."""
     import shapely
@@ -557,29 +676,6 @@ def _belt_map(cx: _Ctx, belt: str, zones: list[dict[str, Any]], sites: np.ndarra
             f"<rect x='{x - 3.5:.1f}' y='{y - 3.5:.1f}' width='7' height='7' fill='#8c8c8c' "
             "stroke='#fff' stroke-width='0.8'/>"
         )
-    labels: list[str] = []
-    cities = res.layers.get("cities")
-    if cities is not None and len(cities) and "population" in cities.columns:
-        cxy = shapely.get_coordinates(shapely.centroid(cities.geometry.values))
-        inb = (cxy[:, 0] >= minx) & (cxy[:, 0] <= maxx) & (cxy[:, 1] >= miny) & (cxy[:, 1] <= maxy)
-        if "iso_a3" in cities.columns:
-            inb &= (cities["iso_a3"].astype(str) == "PRK").to_numpy()
-        pop = pd.to_numeric(cities["population"], errors="coerce").to_numpy(dtype=float)
-        names = cities["name"].astype(str).to_numpy()
-        kos = cities["name_ko"].to_numpy() if "name_ko" in cities.columns else [None] * len(names)
-        idx = [i for i in np.argsort(-np.nan_to_num(pop, nan=0)) if inb[i]][:6]
-        for i in idx:
-            ((x, y),) = tx(cxy[i : i + 1])
-            name = _str(kos[i]) if cx.lang == "ko" and _str(kos[i]) else names[i]
-            anchor = "end" if x > width * 0.6 else "start"
-            dx = -4 if anchor == "end" else 4
-            svg.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='2' fill='#444'/>")
-            labels.append(
-                f"<text x='{x + dx:.1f}' y='{y - 3:.1f}' font-size='10' fill='#333' "
-                f"text-anchor='{anchor}' stroke='#fff' stroke-width='2.5' paint-order='stroke'>"
-                f"{_e(name)}</text>"
-            )
-    svg.extend(labels)  # place names under the markers: rank numbers matter more
     placed: list[tuple[float, float]] = []
     leads: list[str] = []
     marks: list[str] = []
@@ -601,11 +697,39 @@ def _belt_map(cx: _Ctx, belt: str, zones: list[dict[str, Any]], sites: np.ndarra
                 f"stroke-width='0.8'/><circle cx='{x0:.1f}' cy='{y0:.1f}' r='1.8' fill='#222'/>"
             )
         marks.append(
-            f"<g><title>{title}</title><circle cx='{x:.1f}' cy='{y:.1f}' r='{rad}' "
+            f"<g class='mark'><title>{title}</title><circle cx='{x:.1f}' cy='{y:.1f}' r='{rad}' "
             f"fill='{fill}' stroke='#222' stroke-width='0.7'/><text x='{x:.1f}' "
             f"y='{y + 3.6:.1f}' font-size='10' font-weight='bold' text-anchor='middle' "
             f"fill='{ink}'>{row['rank_in_belt']}</text></g>"
         )
+    # place names: the largest towns, each label where it hides no marker and no other label
+    labels: list[str] = []
+    boxes: list[tuple[float, float, float, float]] = [(0.0, height - 30.0, width * 0.35, height)]
+    cities = res.layers.get("cities")
+    if cities is not None and len(cities) and "population" in cities.columns:
+        cxy = shapely.get_coordinates(shapely.centroid(cities.geometry.values))
+        inb = (cxy[:, 0] >= minx) & (cxy[:, 0] <= maxx) & (cxy[:, 1] >= miny) & (cxy[:, 1] <= maxy)
+        if "iso_a3" in cities.columns:
+            inb &= (cities["iso_a3"].astype(str) == "PRK").to_numpy()
+        pop = pd.to_numeric(cities["population"], errors="coerce").to_numpy(dtype=float)
+        names = cities["name"].astype(str).to_numpy()
+        kos = cities["name_ko"].to_numpy() if "name_ko" in cities.columns else [None] * len(names)
+        idx = [i for i in np.argsort(-np.nan_to_num(pop, nan=0)) if inb[i]][:6]
+        for i in idx:
+            ((x, y),) = tx(cxy[i : i + 1])
+            name = _str(kos[i]) if cx.lang == "ko" and _str(kos[i]) else names[i]
+            spot = _label_spot(x, y, _em(name) * 10 + 2, placed, rad, boxes, width, height)
+            svg.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='2' fill='#444'/>")
+            if spot is None:
+                continue
+            lx, ly, anchor, box = spot
+            boxes.append(box)
+            labels.append(
+                f"<text class='place' x='{lx:.1f}' y='{ly:.1f}' font-size='10' fill='#333' "
+                f"text-anchor='{anchor}' stroke='#fff' stroke-width='2.5' paint-order='stroke'>"
+                f"{_e(name)}</text>"
+            )
+    svg.extend(labels)
     svg.extend(leads)  # leader lines under every marker
     svg.extend(marks)
     # scale bar: a round number of km near a fifth of the width
@@ -753,7 +877,12 @@ def _rule_words(cx: _Ctx, when: Mapping[str, Any]) -> str:
             conds.append(t("report.rule.other", lang, key=key.replace("_", " "), v=v_text))
     if not conds:
         return t("report.rule.any", lang)
-    return t("report.rule.sep", lang).join(conds)
+    if "belt" not in when:
+        # a rule naming no belt never phases an inland site (geoplan.prioritize.rule_mask)
+        conds.append(t("report.rule.in_belts", lang))
+    if len(conds) == 1:
+        return conds[0]
+    return t("report.rule.sep", lang).join(conds[:-1]) + t("report.rule.and", lang) + conds[-1]
 
 
 def _method(cx: _Ctx) -> str:
@@ -830,6 +959,16 @@ def _method(cx: _Ctx) -> str:
         sizes="; ".join(sizes),
         n_sites=n_sites,
     )
+    excluded = [str(x) for x in (getattr(res, "excluded_sites", None) or [])]
+    if excluded:
+        layer = res.layers.get(sc.candidates.sites_layer)
+        ko: dict[str, Any] = {}
+        if layer is not None and "name_ko" in layer.columns and "name" in layer.columns:
+            ko = dict(zip(layer["name"].astype(str), layer["name_ko"], strict=True))
+        names = [place_label(x, _str(ko.get(x)), lang) if lang == "ko" else x for x in excluded]
+        text += " " + t(
+            "report.method.excluded_sites", lang, n=len(excluded), names=_join(names, lang)
+        )
     out.append(f"<p>{_e(text)}</p>")
     # criteria
     out.append(f"<h3>{_e(t('report.method.criteria', lang))}</h3>")
@@ -867,18 +1006,26 @@ def _method(cx: _Ctx) -> str:
     ]
     for name, prof in sc.profiles.items():
         sw = cx.colour[name][0]
-        desc = f" <span class='muted'>({_e(prof.description)})</span>" if prof.description else ""
+        pdesc = _described(f"report.desc.profile.{name}", prof.description, lang)
+        desc = f" <span class='muted'>({_e(pdesc)})</span>" if pdesc else ""
         out.append(
             f"<h4><span class='sw' style='background:{sw}'></span>{_e(cx.plabel(name))}{desc}</h4>"
         )
-        rows = [
-            (
-                _e(cx.clabel(pc.criterion)),
-                f"{float(w):.2f}",
-                _e(_transform_words(pc.transform, sc.criteria.get(pc.criterion), lang)),
-            )
-            for pc, w in zip(prof.criteria, prof.weights, strict=True)
-        ]
+        base = cx.builtin.profiles.get(name) if cx.builtin is not None else None
+        was = (
+            {pc.criterion: float(w) for pc, w in zip(base.criteria, base.weights, strict=True)}
+            if base is not None
+            else {}
+        )
+        rows = []
+        for pc, w in zip(prof.criteria, prof.weights, strict=True):
+            cell = f"{float(w):.2f}"
+            if base is not None and f"{was.get(pc.criterion, 0.0):.2f}" != cell:
+                cell = _e(
+                    t("report.method.weight_was", lang, w=cell, was=_f2(was.get(pc.criterion, 0.0)))
+                )
+            trans = _transform_words(pc.transform, sc.criteria.get(pc.criterion), lang)
+            rows.append((_e(cx.clabel(pc.criterion)), cell, _e(trans)))
         out.append(_table(head, rows, num=(1,)))
         if prof.ahp is not None:
             cr = float(prof.ahp.consistency_ratio)
@@ -969,22 +1116,52 @@ def _caveats(cx: _Ctx) -> str:
 # --------------------------------------------------------------------------- robustness
 
 
-def _bar_chart(items: Sequence[tuple[str, float]], title: str) -> str:
-    """A horizontal bar chart of probabilities (0..1) as inline SVG."""
-    lab_w, bar_w, row_h = 300, 260, 18
+def _em(text: str) -> float:
+    """A generous estimate of a text's width in em (sans-serif): Hangul and CJK 1."""
+
+    def w(ch: str) -> float:
+        if unicodedata.east_asian_width(ch) in ("W", "F"):
+            return 1.0
+        if ch in " .,:;'’()-/|!iIjlft":
+            return 0.38
+        return 0.74 if ch.isupper() or ch in "mwMW…" else 0.61
+
+    return sum(w(ch) for ch in text)
+
+
+def _fit(name: str, suffix: str, max_em: float) -> str:
+    """``name`` + ``suffix``, the name cut with "…" so the whole fits in ``max_em``."""
+    if _em(name + suffix) <= max_em:
+        return name + suffix
+    room = max_em - _em(suffix) - _em("…")
+    cut = ""
+    for ch in name:
+        if _em(cut + ch) > room:
+            break
+        cut += ch
+    return cut.rstrip(" ,-/") + "…" + suffix
+
+
+def _bar_chart(items: Sequence[tuple[str, str, float]], title: str) -> str:
+    """A horizontal bar chart of probabilities (0..1) as inline SVG.
+
+    ``items`` are (name, qualifier, p); a long name is shortened so that the
+    label, qualifier included, fits left of the bars in any script.
+    """
+    lab_w, bar_w, row_h = 380, 260, 18
     h = 26 + row_h * len(items) + 22
     w = lab_w + bar_w + 50
     svg = [
         f"<svg width='{w}' height='{h}' viewBox='0 0 {w} {h}' role='img' aria-label='{_e(title)}'>",
         f"<text x='0' y='14' font-size='12' font-weight='bold'>{_e(title)}</text>",
     ]
-    for i, (label, p) in enumerate(items):
+    for i, (name, qual, p) in enumerate(items):
         y = 24 + i * row_h
-        short = label if len(label) <= 48 else label[:47] + "…"
+        short = _fit(name, f" ({qual})" if qual else "", (lab_w - 10) / 11)
         pv = 0.0 if _isna(p) else max(0.0, min(1.0, float(p)))
         svg.append(
             f"<text x='{lab_w - 6}' y='{y + 12}' font-size='11' text-anchor='end'>"
-            f"{_e(short)}</text>"
+            f"<title>{_e(name)}</title>{_e(short)}</text>"
             f"<rect x='{lab_w}' y='{y + 2}' width='{bar_w * pv:.1f}' height='{row_h - 5}' "
             f"fill='#3b528b'/><text x='{lab_w + bar_w * pv + 4:.1f}' y='{y + 12}' "
             f"font-size='11'>{'' if _isna(p) else f'{pv:.2f}'}</text>"
@@ -1041,9 +1218,69 @@ def _robustness(cx: _Ctx) -> str:
                 )
             )
         out.append(_table(head, rows, num=(2, 3, 4, 5)))
-        items = [(f"{row['label']} ({cx.blabel(row['belt'])})", row.get("p_top_k")) for row in g]
+        items = [(row["label"], cx.blabel(row["belt"]), row.get("p_top_k")) for row in g]
         title = t("report.robust.chart", lang, k=k, profile=cx.plabel(prof))
         out.append(f"<figure>{_bar_chart(items, title)}</figure>")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def _provenance(cx: _Ctx, version: str, date: str) -> str:
+    """What the plan was computed from: scenario, version, grid, draws, input files and hashes.
+
+    File names only (never a folder: no machine paths); the SHA-256 are those
+    of ``run.json`` (``geoplan.layers`` hashes every file a layer was read from).
+    """
+    lang, sc, res = cx.lang, cx.sc, cx.res
+    out = [f"<h2 id='provenance'>{_e(t('report.sec.provenance', lang))}</h2>"]
+    out.append(f"<p>{_e(t('report.prov.intro', lang))}</p>")
+    source = str(getattr(sc, "source", "") or "")
+    kind = source if source in ("default", "script") else "file"
+    scen = t(f"report.prov.scenario_{kind}", lang, name=sc.name)
+    if cx.builtin is not None:
+        a, b = cx.builtin.to_dict(), sc.to_dict()
+        parts = []
+        for key in _PLAN_SECTIONS:
+            if a.get(key) == b.get(key):
+                continue
+            if key == "profiles":
+                pa, pb = a.get(key) or {}, b.get(key) or {}
+                names = [p for p in pb if pa.get(p) != pb.get(p)]
+                names += [p for p in pa if p not in pb]
+                for p in names:
+                    parts.append(t("report.prov.part.profile", lang, profile=cx.plabel(p)))
+            else:
+                parts.append(t(f"report.prov.part.{key}", lang))
+        if parts:
+            scen = t("report.prov.scenario_changed", lang, name=sc.name, parts=_join(parts, lang))
+    facts = [
+        scen,
+        t("report.prov.version", lang, version=version),
+        t("report.prov.date", lang, date=date),
+        t("report.prov.grid", lang, res=_num(res.grid.res), crs=str(getattr(res.grid, "crs", ""))),
+    ]
+    if cx.draws:
+        seed = getattr(sc.sensitivity, "seed", None)
+        facts.append(t("report.prov.draws", lang, draws=f"{cx.draws:,}", seed=seed))
+    out.append("<ul>" + "".join(f"<li>{_e(f)}</li>" for f in facts) + "</ul>")
+    rows = []
+    for name, gdf in res.layers.items():
+        attrs = getattr(gdf, "attrs", {}) or {}
+        src = attrs.get("geoplan_source")
+        file = Path(str(src)).name if src else ""
+        sha = str(attrs.get("geoplan_sha256") or "")
+        rows.append(
+            (
+                _e(cx.layer_label(name)),
+                _e(file),
+                f"<code style='font-size:11px;word-break:break-all'>{_e(sha)}</code>",
+            )
+        )
+    if rows:
+        head = [_e(t(k, lang)) for k in ("report.col.layer", "report.col.file", "report.col.sha")]
+        out.append(_table(head, rows))
     return "\n".join(out)
 
 
@@ -1095,6 +1332,7 @@ def render_report(res: Any, *, lang: str = "en") -> str:
         ("method", _method(cx)),
         ("caveats", _caveats(cx)),
         ("robustness", _robustness(cx)),
+        ("provenance", _provenance(cx, __version__, date)),
     ]
     toc = "".join(
         f"<li><a href='#{key}'>{_e(t(f'report.sec.{key}', lang))}</a></li>"
@@ -1108,8 +1346,14 @@ def render_report(res: Any, *, lang: str = "en") -> str:
         f"<h1>{_e(title)}</h1>",
         f"<p class='muted'>{_e(meta)}</p>",
     ]
-    if sc.description:
-        out.append(f"<p>{_e(sc.description)}</p>")
+    if cx.bbox:
+        lon0, lat0, lon1, lat1 = (_num(round(float(v), 4)) for v in cx.bbox)
+        scope = t("report.scope.bbox", lang, lon0=lon0, lon1=lon1, lat0=lat0, lat1=lat1)
+        out.append(f"<p class='box'><b>{_e(scope)}</b></p>")
+    desc = _described("report.desc.scenario", sc.description, lang)
+    if desc:
+        out.append(f"<p>{_e(desc)}</p>")
+    out.append(_decide(cx))
     out.append(f"<nav><b>{_e(t('report.toc', lang))}</b><ol>{toc}</ol></nav>")
     out.extend(body for _, body in sections if body)
     out.append(f"<hr><p class='muted'>{_e(t('report.footer', lang, version=__version__))}</p>")
