@@ -100,7 +100,8 @@
     if (r.p_top_k === null || r.p_top_k === undefined) return "";
     return tr("map.robust", {
       k: D.top_k,
-      pct: fmt(100 * r.p_top_k, 0),
+      /* the percent as the run's sentences write it (Python rounds halves to even) */
+      pct: r.pct !== null && r.pct !== undefined ? r.pct : fmt(100 * r.p_top_k, 0),
       draws: fmt(D.draws || 0, 0),
     });
   }
@@ -227,7 +228,8 @@
       var prof = profileOf(r.profile);
       sm.textContent = (prof ? prof.label : r.profile) + ": " +
         (r.score === null ? tr("map.unranked") : fmt(r.score, 3)) +
-        (r.rank ? " \u00b7 #" + r.rank + " " + beltLabel(r.belt) : "") +
+        (r.rank ? " \u00b7 " + tr("map.rank_in", { rank: r.rank, belt: beltLabel(r.belt) })
+          : "") +
         (r.phase ? " \u00b7 " + tr("map.phase_short", { phase: r.phase }) : "");
       resultBlock(det, r, true);
     });

@@ -1,0 +1,107 @@
+"""Defects a planner found using the map page: each test fails on the page before its fix.
+
+Oracles are the run's own written files (ranking.csv) and the engine's tables, never the
+page's JavaScript.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geoplan import webmap
+
+from .browser import launch, open_offline
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    with launch(chromium) as b:
+        yield b
+
+
+def _robust_run(res):
+    """The fast run with robustness shares on every row, some of them exact halves of a
+    percent (0.985, 0.065, 0.125: Python writes 98, 6, 12; half-up rounding 99, 7, 13)."""
+    r = copy.copy(res)
+    shares = np.array([0.985, 0.065, 0.125, 0.5, 0.87, 0.015])
+    by_id = {}
+    for name in ("zones", "sites"):
+        g = getattr(res, name).copy()
+        g["p_top_k"] = np.resize(shares, len(g))
+        by_id.update(zip(g["zone_id"], g["p_top_k"], strict=True))
+        setattr(r, name, g)
+    ranking = res.ranking.copy()
+    ranking["p_top_k"] = ranking["zone_id"].map(by_id)
+    r.ranking = ranking
+    r.robustness = {"draws": 1000}
+    return r
+
+
+def _popup(pg, zone_id):
+    pg.evaluate("id => geoplan.focus(id)", zone_id)
+    pg.wait_for_selector(".leaflet-popup-content .gp-popup")
+    return pg.locator(".leaflet-popup-content")
+
+
+def test_korean_popups_give_the_reason_in_korean_as_ranking_csv_does(fast_run, tmp_path, browser):
+    r = _robust_run(fast_run)
+    out = tmp_path / "ko"
+    r.write(out, only=["map", "csv"], lang="ko")
+    csv = pd.read_csv(next(out.rglob("ranking.csv"))).set_index("zone_id")
+    page = next(out.rglob("*.html"))
+    zone = csv[csv["kind"] == "zone"].index[0]
+    site = csv[csv["kind"] == "site"].index[0]
+    with open_offline(page, size=(1280, 860), browser=browser) as p:
+        pg = p.page
+        pg.wait_for_function("window.geoplan && window.geoplan.ready")
+        for zid in (zone, site):
+            want = csv.loc[zid, "phase_reason"]
+            assert HANGUL.search(want) and "Phase" not in want  # the oracle is Korean
+            pop = _popup(pg, zid)
+            if zid == site:  # a site's popup: one section per profile, its own one open
+                pop = pop.locator("details[open]").filter(has_text=want)
+            reasons = pop.locator(".gp-reason").all_inner_texts()
+            assert want in reasons, (zid, reasons)
+            pg.keyboard.press("Escape")
+        # a site's per-profile summary line says the rank the Korean way ("서해안 2위"),
+        # not "#2 서해안"
+        pop = _popup(pg, site)
+        summaries = pop.locator("summary").all_inner_texts()
+        assert summaries and not any("#" in s for s in summaries), summaries
+        row = csv.loc[site]
+        belt = webmap.belt_label(row["belt"], "ko")
+        assert any(f"{belt} {int(row['rank_in_belt'])}위" in s for s in summaries), summaries
+        assert p.errors == []
+
+
+def test_robustness_percent_is_written_as_the_run_writes_it(fast_run, tmp_path, browser):
+    r = _robust_run(fast_run)
+    out = tmp_path / "en"
+    r.write(out, only=["map", "csv"], lang="en")
+    csv = pd.read_csv(next(out.rglob("ranking.csv"))).set_index("zone_id")
+    page = next(out.rglob("*.html"))
+    with open_offline(page, size=(1280, 860), browser=browser) as p:
+        pg = p.page
+        pg.wait_for_function("window.geoplan && window.geoplan.ready")
+        pg.select_option("select.gp-profile", "*")
+        metas = pg.evaluate(
+            """() => Object.fromEntries(Array.from(document.querySelectorAll('li.gp-row'))
+                 .map(li => [li.dataset.id, li.querySelector('.gp-meta').textContent]))"""
+        )
+        checked = 0
+        for zid, meta in metas.items():
+            share = csv.loc[zid, "p_top_k"]
+            # the oracle: ranking.csv's share written as the run's reason sentences and the
+            # report write it (explain.reason_sentence: Python rounds halves to even)
+            want = f"{100 * share:.0f}"
+            assert f"top-3 in {want} % of 1,000 weightings" in meta, (zid, share, meta)
+            checked += share in (0.985, 0.065, 0.125)
+        assert checked >= 3  # the exact halves were on the page
+        assert p.errors == []
