@@ -105,3 +105,64 @@ def test_robustness_percent_is_written_as_the_run_writes_it(fast_run, tmp_path, 
             checked += share in (0.985, 0.065, 0.125)
         assert checked >= 3  # the exact halves were on the page
         assert p.errors == []
+
+
+def _covered(pg, selector):
+    """The share of nine points across ``selector``'s box (edges included) that are off the
+    screen or under another element (0: all of it visible)."""
+    return pg.evaluate(
+        """sel => { const e = document.querySelector(sel); const b = e.getBoundingClientRect();
+             let hid = 0, n = 0;
+             for (const fx of [0.02, 0.5, 0.98]) for (const fy of [0.1, 0.5, 0.9]) {
+               const x = b.left + fx * b.width, y = b.top + fy * b.height;
+               n++;
+               if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) { hid++; continue; }
+               if (!e.contains(document.elementFromPoint(x, y))) hid++; }
+             return hid / n; }""",
+        selector,
+    )
+
+
+def _open_boxes(pg):
+    return pg.locator(".gp-box:has(> .gp-head):not(.gp-collapsed)").count()
+
+
+def test_phone_ranking_row_opens_a_popup_the_panel_does_not_hide(fast_run, browser):
+    page = fast_run.outputs["map"]
+    with open_offline(page, size=(390, 844), browser=browser) as p:
+        pg = p.page
+        pg.wait_for_function("window.geoplan && window.geoplan.ready")
+        pg.click(".gp-panel .gp-head")
+        assert _open_boxes(pg) == 1
+        # the open panel is not covered by the search box in its corner
+        assert _covered(pg, ".gp-panel .gp-filters") == 0
+        row = pg.locator("li.gp-row").nth(1)
+        zid = row.get_attribute("data-id")
+        row.click()
+        pg.wait_for_selector(".leaflet-popup-content .gp-popup")
+        # the popup of that very row opened, and the panel folded away from over it
+        assert pg.get_attribute(".leaflet-popup-content .gp-popup", "data-id") == zid
+        for part in ("h3", ".gp-reason", ".gp-crit-title"):
+            assert _covered(pg, f".leaflet-popup-content {part}") == 0, part
+        assert _open_boxes(pg) == 0
+        pg.keyboard.press("Escape")
+        # one box at a time: the layers open, then the legend: the layers fold
+        pg.click(".gp-layers .gp-head")
+        pg.click(".gp-legend .gp-head")
+        assert _open_boxes(pg) == 1
+        assert pg.locator(".gp-legend.gp-collapsed").count() == 0
+        assert _covered(pg, ".gp-legend .gp-body") == 0
+        assert p.errors == []
+
+
+def test_wide_screen_keeps_several_boxes_open(fast_run, browser):
+    page = fast_run.outputs["map"]
+    with open_offline(page, size=(1280, 860), browser=browser) as p:
+        pg = p.page
+        pg.wait_for_function("window.geoplan && window.geoplan.ready")
+        assert _open_boxes(pg) == 2  # ranking and legend open on a wide screen
+        pg.click(".gp-layers .gp-head")
+        assert _open_boxes(pg) == 3
+        pg.locator("li.gp-row").first.click()
+        assert _open_boxes(pg) == 3
+        assert pg.locator(".gp-search input").is_visible()

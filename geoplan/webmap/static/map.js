@@ -121,7 +121,19 @@
     });
     return new C().addTo(map);
   }
-  /* a collapsible box: a header button and a body; collapsed on phones */
+  /* a collapsible box: a header button and a body; collapsed on phones, where one box is
+     open at a time (each covers most of the screen) */
+  var boxes = [];
+  function phone() {
+    return window.innerWidth < 700;
+  }
+  function boxesOpen() {
+    /* the container knows whether a box is open on a phone (the search box hides then) */
+    var any = boxes.some(function (b) {
+      return !b.c.classList.contains("gp-collapsed");
+    });
+    map.getContainer().classList.toggle("gp-box-open", phone() && any);
+  }
   function collapsible(c, title, openDefault) {
     var head = el("button", "gp-head", c, title);
     head.type = "button";
@@ -130,11 +142,23 @@
       c.classList.toggle("gp-collapsed", !open);
       head.setAttribute("aria-expanded", open ? "true" : "false");
     }
-    set(openDefault && window.innerWidth >= 700);
+    boxes.push({ c: c, set: set });
+    set(openDefault && !phone());
     head.addEventListener("click", function () {
-      set(c.classList.contains("gp-collapsed"));
+      var open = c.classList.contains("gp-collapsed");
+      if (open && phone()) collapseAll();
+      set(open);
+      boxesOpen();
     });
     return body;
+  }
+  /* on a phone, fold every box away (before a popup opens: the boxes would cover it) */
+  function collapseAll() {
+    if (!phone()) return;
+    boxes.forEach(function (b) {
+      b.set(false);
+    });
+    boxesOpen();
   }
 
   /* ---------- popups ---------- */
@@ -198,8 +222,13 @@
     return dl;
   }
   function popOpts() {
-    return { maxWidth: 360, minWidth: 240, maxHeight: Math.max(220, window.innerHeight - 160),
-      autoPanPaddingTopLeft: [60, 90], autoPanPaddingBottomRight: [20, 20] };
+    /* as wide as the screen allows (a phone's is narrower than 360 px and the margins), and
+       below the search box's corner */
+    var w = window.innerWidth, narrow = phone();
+    return { maxWidth: Math.min(360, w - 40), minWidth: Math.min(240, w - 40),
+      maxHeight: Math.max(220, window.innerHeight - (narrow ? 190 : 160)),
+      autoPanPaddingTopLeft: narrow ? [10, 125] : [60, 90],
+      autoPanPaddingBottomRight: narrow ? [10, 45] : [20, 20] };
   }
   function zonePopup(r) {
     var d = el("div", "gp-popup");
@@ -215,7 +244,8 @@
   }
   function sitePopup(site) {
     var d = el("div", "gp-popup");
-    d.setAttribute("data-id", site.results.length ? site.results[0].id : "");
+    var cur = current(site) || site.results[0];
+    d.setAttribute("data-id", cur ? cur.id : "");
     el("h3", "", d, site.label);
     el("div", "gp-sub", d, tr("kind.site") + " \u00b7 " + tr("map.popup.all_profiles"));
     var rs = site.results.slice().sort(function (a, b) {
@@ -900,6 +930,7 @@
     });
   }
   function focus(r) {
+    collapseAll();
     if (r.kind === "zone" && state.profile !== "*" && state.profile !== r.profile) {
       setProfile(r.profile);
     }
@@ -1305,6 +1336,7 @@
           function go() {
             list.textContent = "";
             if (h.row) return focus(h.row);
+            collapseAll();
             if (h.site) {
               map.setView([h.site.lat, h.site.lon], Math.max(map.getZoom(), 10),
                 { animate: false });
