@@ -166,3 +166,52 @@ def test_wide_screen_keeps_several_boxes_open(fast_run, browser):
         pg.locator("li.gp-row").first.click()
         assert _open_boxes(pg) == 3
         assert pg.locator(".gp-search input").is_visible()
+
+
+@pytest.fixture(scope="module")
+def diff_page(fast_run, tmp_path_factory):
+    """Run A (the fast run) against run B (labour pool nearly ignored) as a diff page."""
+    import geoplan
+    from geoplan import compare
+
+    res = fast_run
+    b = geoplan.pipeline.Session(res.scenario).rerun(
+        weights={"labour_intensive": {"labour_pool": 0.05, "port_distance": 0.6}}
+    )
+    ga = pd.concat([res.zones, res.sites])
+    gb = pd.concat([b.zones, b.sites])
+    d = compare.diff(ga, gb, top_k=3, threshold_km=5)
+    path = tmp_path_factory.mktemp("diff") / "diff.html"
+    path.write_text(webmap.render_diff(d, ga, gb, names=("base", "ports")), encoding="utf-8")
+    return path, d.table
+
+
+@pytest.mark.parametrize("size", [(1280, 860), (390, 844)])
+def test_diff_page_list_never_hides_the_changes_it_lists(diff_page, browser, size):
+    path, tab = diff_page
+    changed = tab[(tab["status"] != "same") | (tab["top_k"] != "")]
+    with open_offline(path, size=size, browser=browser) as p:
+        pg = p.page
+        pg.wait_for_function("window.geoplan && window.geoplan.ready")
+        # every change of the table is listed
+        assert pg.locator(".gp-diff-list li").count() == len(changed) > 0
+        seen = pg.evaluate(
+            """() => geoplan.maps.map(m => {
+                 const box = m.getContainer(), r = box.getBoundingClientRect(), out = [];
+                 box.querySelectorAll('path.gp-diff-moved, path.gp-diff-new, path.gp-diff-dropped')
+                   .forEach(e => { const b = e.getBoundingClientRect();
+                     const x = (b.left + b.right) / 2, y = (b.top + b.bottom) / 2;
+                     const top = document.elementFromPoint(x, y);
+                     out.push({inside: x > r.left && x < r.right && y > r.top && y < r.bottom,
+                               mine: !!top && box.contains(top), x: x, y: y,
+                               top: top ? top.className.baseVal || top.className : ""}); });
+                 return out; })"""
+        )
+        marks = [m for side in seen for m in side]
+        n_moved = {s: tab.loc[tab["status"] == s].shape[0] for s in ("moved", "new", "dropped")}
+        # moved zones have a marker on both maps, new ones on B, dropped ones on A
+        assert len(marks) == 2 * n_moved["moved"] + n_moved["new"] + n_moved["dropped"]
+        # each in its map's view and on top there (no list or legend drawn over it)
+        assert [m for m in marks if not m["inside"]] == []
+        assert [m for m in marks if not m["mine"]] == []
+        assert p.errors == []

@@ -867,5 +867,7 @@ def render_diff(
         "colors": SCORE_COLORS,
         "t": _words(lang),
     }
-    m = _skeleton(bounds, online=False)
+    # the page fits both maps itself, without animation (folium's animated fit would end
+    # after the page's and undo it)
+    m = _skeleton(bounds, online=False, fit=False)
     return _page(m, data, ["diff.js"], online=False)
