@@ -215,3 +215,34 @@ def test_diff_page_list_never_hides_the_changes_it_lists(diff_page, browser, siz
         assert [m for m in marks if not m["inside"]] == []
         assert [m for m in marks if not m["mine"]] == []
         assert p.errors == []
+
+
+def test_printed_national_map_shows_every_zone_beside_the_legend(fast_run, browser):
+    """A4 landscape: the legend and title print over the map; no marker may be under them."""
+    page = fast_run.outputs["map"]
+    shown = fast_run.ranking
+    first = next(iter(fast_run.scenario.profiles))
+    want = len(shown[(shown["profile"] == first) & (shown["kind"] == "zone")])
+    with open_offline(page, size=(1280, 860), browser=browser) as p:
+        pg = p.page
+        pg.wait_for_function("window.geoplan && window.geoplan.ready")
+        pg.set_viewport_size({"width": 1123, "height": 794})  # A4 landscape at 96 dpi
+        pg.emulate_media(media="print")
+        # what the browser does when it prints (page.pdf and Ctrl+P)
+        pg.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+        pg.wait_for_timeout(200)
+        marks = pg.evaluate(
+            """() => { const box = geoplan.map.getContainer().getBoundingClientRect();
+                 return Array.from(document.querySelectorAll('.gp-mark')).map(e => {
+                   const b = e.getBoundingClientRect();
+                   const x = (b.left + b.right) / 2, y = (b.top + b.bottom) / 2;
+                   const top = document.elementFromPoint(x, y);
+                   return {zone: e.classList.contains('gp-zone'),
+                           inside: x > box.left && x < box.right && y > box.top && y < box.bottom,
+                           onTop: !!top && !!top.closest('.gp-mark')}; }); }"""
+        )
+        zones = [m for m in marks if m["zone"]]
+        assert len(zones) == want  # the first profile's zones, as the run ranked them
+        assert [m for m in marks if not m["inside"]] == []
+        assert [m for m in marks if not m["onTop"]] == []  # none under the legend or title
+        assert p.errors == []

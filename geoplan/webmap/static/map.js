@@ -1431,9 +1431,41 @@
     document.addEventListener("keydown", function (e) {
       if (e.key === "Escape") map.closePopup();
     });
-    window.addEventListener("beforeprint", function () {
+    /* printing: the map takes the page's size; a national view is fitted again beside the
+       legend and below the title (which print over the map), a closer view kept as it is */
+    var screenView = null;
+    function printView(on) {
+      if (on === !!screenView) return;
+      if (!on) {
+        var v = screenView;
+        screenView = null;
+        map.invalidateSize({ animate: false });
+        map.setView(v[0], v[1], { animate: false });
+        return;
+      }
+      screenView = [map.getCenter(), map.getZoom()];
+      var national = D.fit && map.getBounds().pad(0.02).contains(L.latLngBounds(D.fit));
       map.invalidateSize({ animate: false });
+      if (!national) return;
+      var lg = document.querySelector(".gp-legend"), ti = document.querySelector(".gp-title");
+      map.fitBounds(D.fit, { animate: false,
+        paddingTopLeft: [lg ? lg.offsetWidth + 16 : 10, ti ? ti.offsetHeight + 16 : 10],
+        paddingBottomRight: [10, 30] });
+    }
+    G.printView = printView;
+    window.addEventListener("beforeprint", function () {
+      printView(true);
     });
+    window.addEventListener("afterprint", function () {
+      printView(false);
+    });
+    if (window.matchMedia) {
+      var mq = window.matchMedia("print"), onMq = function (e) {
+        printView(e.matches);
+      };
+      if (mq.addEventListener) mq.addEventListener("change", onMq);
+      else if (mq.addListener) mq.addListener(onMq);
+    }
   }
   document.addEventListener("DOMContentLoaded", init);
 })();
