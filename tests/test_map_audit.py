@@ -246,3 +246,61 @@ def test_printed_national_map_shows_every_zone_beside_the_legend(fast_run, brows
         assert [m for m in marks if not m["inside"]] == []
         assert [m for m in marks if not m["onTop"]] == []  # none under the legend or title
         assert p.errors == []
+
+
+_CODED = {"country", "coast", "schematic", "confidence", "kind", "fuel", "type", "mode"}
+
+
+def _slug(v):
+    return re.sub(r"[^a-z0-9]+", "_", str(v).lower()).strip("_")
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_infrastructure_popups_say_coded_values_in_words(fast_run, tmp_path, browser, lang):
+    """A port's popup said 'Country PRK', 'Coast west'; a railway's 'Schematic True',
+    'Confidence low', also on the Korean page."""
+    from geoplan.i18n import t
+    from geoplan.webmap import _INFRA_FIELDS
+
+    path = tmp_path / f"map_{lang}.html"
+    path.write_text(webmap.render(fast_run, lang=lang), encoding="utf-8")
+    # the oracle: each layer's coded values and the catalogue's words for them
+    want = {}
+    for key, fields in _INFRA_FIELDS.items():
+        g = fast_run.layers.get(key)
+        if g is None:
+            continue
+        for f in _CODED & set(fields) & set(g.columns):
+            for v in g[f].dropna().astype(str).unique():
+                if v:
+                    want[(f, v)] = t(f"map.value.{f}.{_slug(v)}", lang)
+    assert ("schematic", "True") in want and ("country", "PRK") in want
+    with open_offline(path, size=(1280, 860), browser=browser) as p:
+        pg = p.page
+        pg.wait_for_function("window.geoplan && window.geoplan.ready")
+        pg.evaluate("""() => { document.querySelectorAll('input[data-layer]').forEach(c => {
+                         if (!c.checked) c.click(); }); }""")
+        cells = pg.evaluate(
+            """() => { const out = [];
+                 geoplan.map.eachLayer(l => {
+                   if (!l.feature || !l.getPopup || !l.getPopup()) return;
+                   l.openPopup();
+                   const e = l.getPopup().getElement();
+                   if (e) e.querySelectorAll('.gp-kv tr').forEach(tr => out.push(
+                     [tr.cells[0].textContent, tr.cells[1].textContent]));
+                   l.closePopup(); });
+                 return out; }"""
+        )
+        shown = {}
+        for th, td in cells:
+            shown.setdefault(th, set()).add(td)
+        n = 0
+        for (f, v), words in want.items():
+            label = t(f"map.field.{f}", lang)
+            assert words in shown.get(label, set()), (f, v, words, shown.get(label))
+            assert v not in shown[label] or v == words  # the code itself is not shown
+            if lang == "ko":
+                assert HANGUL.search(words), words
+            n += 1
+        assert n >= 15
+        assert p.errors == []

@@ -273,8 +273,11 @@
       fields.forEach(function (kv) {
         var row = el("tr", "", tbl);
         var fk = "map.field." + kv[0];
+        /* a coded value (PRK, west, EDZ, True ...) in words; anything else as it is */
+        var vk = "map.value." + kv[0] + "." + String(kv[1]).toLowerCase()
+          .replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "");
         el("th", "", row, D.t[fk] !== undefined ? D.t[fk] : kv[0]);
-        el("td", "", row, kv[1]);
+        el("td", "", row, D.t[vk] !== undefined ? D.t[vk] : kv[1]);
       });
     }
     return d;
