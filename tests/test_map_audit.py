@@ -304,3 +304,72 @@ def test_infrastructure_popups_say_coded_values_in_words(fast_run, tmp_path, bro
             n += 1
         assert n >= 15
         assert p.errors == []
+
+
+def test_copied_whatif_yaml_says_how_to_run_it_on_the_runs_own_scenario(fast_run, browser):
+    """The copied block, run on its own, re-weights the DEFAULT scenario (250 m grid, three
+    zones per belt), not the run's (here a 1 km grid): the copy says so, and its --set line
+    gives the run's scenario exactly the page's weights."""
+    import shlex
+
+    import yaml
+
+    from geoplan.scenario import load_scenario, parse_overrides
+
+    page = fast_run.outputs["map"]
+    with open_offline(page, size=(1280, 860), browser=browser) as p:
+        pg = p.page
+        pg.wait_for_function("window.geoplan && window.geoplan.ready")
+        pg.evaluate("document.querySelector('details.gp-whatif').open = true")
+        pg.locator("input.gp-slider").first.evaluate(
+            "(e) => { e.value = '0.9'; e.dispatchEvent(new Event('input')); }"
+        )
+        pid = pg.input_value("select.gp-profile")
+        weights = pg.evaluate(
+            "pid => geoplan.data.profiles.find(p => p.id === pid).criteria.map(c => c.id)", pid
+        )
+        page_w = pg.locator("span.gp-wval").all_inner_texts()
+        pg.click("button.gp-copy")
+        text = pg.input_value("textarea.gp-yaml")
+        assert p.errors == []
+    doc = yaml.safe_load(text)
+    assert list(doc) == ["profiles"] and list(doc["profiles"]) == [pid]
+    comments = [ln for ln in text.splitlines() if ln.startswith("#")]
+    assert any("default scenario" in ln for ln in comments), comments
+    cmd = next(ln for ln in comments if "geoplan run" in ln)
+    words = shlex.split(cmd.lstrip("# "))
+    assert words[:3] == ["geoplan", "run", "SCENARIO.yaml"]
+    assert words[3::2] == ["--set"] * len(words[4::2])
+    # as `geoplan run` reads them, on the run's own scenario
+    sc = load_scenario(fast_run.scenario.to_dict(), overrides=parse_overrides(words[4::2]))
+    assert sc.grid.resolution_m == fast_run.scenario.grid.resolution_m == 1000
+    prof = sc.profiles[pid]
+    got = dict(zip([c.criterion for c in prof.criteria], prof.weights, strict=True))
+    # the page's normalised weights (shown in whole percent), first slider at 0.9 of the sum
+    pct = [float(s.rstrip(" %")) for s in page_w]
+    assert [round(100 * got[c]) for c in weights] == pytest.approx(pct, abs=0.51)
+    first = fast_run.scenario.profiles[pid].weights
+    raw = np.array([0.9, *first[1:]])
+    assert got[weights[0]] == pytest.approx(0.9 / raw.sum(), abs=2e-6)
+
+
+def test_copied_whatif_yaml_comment_cannot_be_broken_by_a_scenario_name(
+    fast_run, tmp_path, browser
+):
+    r = copy.copy(fast_run)
+    r.scenario = fast_run.scenario.replace("name", "x\nprofiles: {evil: 1}\u2028oops: 2 # {{7*7}}")
+    path = tmp_path / "named.html"
+    path.write_text(webmap.render(r), encoding="utf-8")
+    import yaml
+
+    with open_offline(path, size=(1280, 860), browser=browser) as p:
+        pg = p.page
+        pg.wait_for_function("window.geoplan && window.geoplan.ready")
+        pg.evaluate("document.querySelector('details.gp-whatif').open = true")
+        pg.locator("input.gp-slider").first.evaluate(
+            "(e) => { e.value = '0.9'; e.dispatchEvent(new Event('input')); }"
+        )
+        pg.click("button.gp-copy")
+        text = pg.input_value("textarea.gp-yaml")
+    doc = yaml.safe_load(text)
+    assert list(doc) == ["profiles"] and "evil" not in doc["profiles"]

@@ -1092,20 +1092,42 @@
       return prof;
     },
     yaml: function () {
-      var lines = ["profiles:"];
+      /* the changed profiles' weights, merged over the default scenario by `geoplan run`; the
+         comment says so and gives the same weights as --set options for the run's own
+         scenario file (plain ids only: nothing in a comment may start a new line) */
+      var lines = ["profiles:"], sets = [];
+      var plain = function (s) {
+        return /^[A-Za-z0-9_-]+$/.test(s);
+      };
       D.profiles.forEach(function (p) {
         var w = weightsBy[p.id];
         if (!w) return;
         lines.push("  " + JSON.stringify(p.id) + ":");
         if (p.ahp) lines.push("    ahp: null");
         lines.push("    criteria:");
+        var ok = plain(p.id);
         p.criteria.forEach(function (c, j) {
-          lines.push("      - {criterion: " + JSON.stringify(c.id) + ", weight: " +
-            Number(w[j].toFixed(6)) + "}");
+          var v = Number(w[j].toFixed(6));
+          lines.push("      - {criterion: " + JSON.stringify(c.id) + ", weight: " + v + "}");
+          ok = ok && plain(c.id);
+        });
+        if (!ok) return;
+        if (p.ahp) sets.push("profiles." + p.id + ".ahp=null");
+        p.criteria.forEach(function (c, j) {
+          sets.push("profiles." + p.id + ".criteria." + c.id + ".weight=" +
+            Number(w[j].toFixed(6)));
         });
       });
-      if (lines.length === 1) lines[0] = "profiles: {}";
-      return lines.join("\n") + "\n";
+      if (lines.length === 1) return "profiles: {}\n";
+      var name = JSON.stringify(D.title).replace(/[\u0085\u2028\u2029]/g, " ");
+      var head = ["# " + tr("map.whatif.yaml_from", { name: name }),
+        "# " + tr("map.whatif.yaml_merge")];
+      if (sets.length) {
+        head.push("#   geoplan run SCENARIO.yaml " + sets.map(function (x) {
+          return "--set " + x;
+        }).join(" "));
+      }
+      return head.concat(lines).join("\n") + "\n";
     },
   };
   function syncSliders(pid) {
