@@ -373,3 +373,42 @@ def test_copied_whatif_yaml_comment_cannot_be_broken_by_a_scenario_name(
         text = pg.input_value("textarea.gp-yaml")
     doc = yaml.safe_load(text)
     assert list(doc) == ["profiles"] and "evil" not in doc["profiles"]
+
+
+def test_all_profiles_site_markers_show_a_result_the_filters_let_through(fast_run, browser):
+    """Under 'all profiles', a site's square showed its first profile's phase, also a phase
+    the phase filter had hidden; it shows the earliest phase the filters let through."""
+    csv = fast_run.ranking
+    sites = csv[csv["kind"] == "site"]
+    page = fast_run.outputs["map"]
+    with open_offline(page, size=(1280, 860), browser=browser) as p:
+        pg = p.page
+        pg.wait_for_function("window.geoplan && window.geoplan.ready")
+        pg.select_option("select.gp-profile", "*")
+        for keep in ({1}, {1, 2}, {3}, {2, 3}):
+            pg.evaluate("ph => geoplan.setFilter({phases: ph})", {k: k in keep for k in (1, 2, 3)})
+            shown = pg.evaluate(
+                """() => geoplan.data.sites.filter(s => geoplan.map.hasLayer(s.marker))
+                     .map(s => [s.name, s.marker.getElement().textContent])"""
+            )
+            # the oracle: the run's phases of each site, across profiles
+            want = {
+                name: min(int(v) for v in g["phase"] if int(v) in keep)
+                for name, g in sites.groupby("name")
+                if any(int(v) in keep for v in g["phase"])
+            }
+            assert dict(shown) == {n: str(v) for n, v in want.items()}, keep
+        assert p.errors == []
+
+
+def test_scale_bar_is_metric_only(fast_run, diff_page, browser):
+    for page in (fast_run.outputs["map"], diff_page[0]):
+        with open_offline(page, size=(1280, 860), browser=browser) as p:
+            pg = p.page
+            pg.wait_for_function("window.geoplan && window.geoplan.ready")
+            lines = [
+                e.inner_text()
+                for e in pg.locator(".leaflet-control-scale-line").all()
+                if e.is_visible()
+            ]
+            assert lines and all(re.fullmatch(r"\d+ k?m", s) for s in lines), lines

@@ -757,7 +757,7 @@
         return sitePopup(s);
       }, popOpts());
       m.bindTooltip(function () {
-        var r = current(s);
+        var r = state.profile === "*" ? shownResult(s.results) : current(s);
         return text(s.label + (r && r.score !== null ? " \u2014 " + fmt(r.score, 3) : ""));
       }, { direction: "top", offset: [0, -10] });
       m.on("add", function () {
@@ -800,6 +800,13 @@
       g.addLayer(m);
     });
     return g;
+  }
+  /* of a site's results under every profile, the one its marker shows: among those the
+     filters let through, the earliest phase, then the best score */
+  function shownResult(rs) {
+    return rs.filter(passes).sort(function (a, b) {
+      return (a.phase || 9) - (b.phase || 9) || (b.score || 0) - (a.score || 0);
+    })[0] || null;
   }
   function current(s) {
     for (var i = 0; i < s.results.length; i++) {
@@ -852,7 +859,7 @@
       var show = map.hasLayer(overlays.sitesRoot) && rs.some(passes);
       if (show && !siteLayer.hasLayer(s.marker)) siteLayer.addLayer(s.marker);
       if (!show && siteLayer.hasLayer(s.marker)) siteLayer.removeLayer(s.marker);
-      if (show) paintMarker(s.marker, state.profile === "*" ? rs[0] : current(s));
+      if (show) paintMarker(s.marker, state.profile === "*" ? shownResult(rs) : current(s));
     });
     renderList();
   }
