@@ -30,6 +30,7 @@ def _robust_run(res):
     """The fast run with robustness shares on every row, some of them exact halves of a
     percent (0.985, 0.065, 0.125: Python writes 98, 6, 12; half-up rounding 99, 7, 13)."""
     r = copy.copy(res)
+    r.outputs = {}  # its own: write() records its files there (the fast run's stay as they are)
     shares = np.array([0.985, 0.065, 0.125, 0.5, 0.87, 0.015])
     by_id = {}
     for name in ("zones", "sites"):
@@ -140,6 +141,9 @@ def test_phone_ranking_row_opens_a_popup_the_panel_does_not_hide(fast_run, brows
         zid = row.get_attribute("data-id")
         row.click()
         pg.wait_for_selector(".leaflet-popup-content .gp-popup")
+        # the map pans the popup into view (animated)
+        pg.wait_for_function("!geoplan.map._panAnim || !geoplan.map._panAnim._inProgress")
+        pg.wait_for_timeout(300)
         # the popup of that very row opened, and the panel folded away from over it
         assert pg.get_attribute(".leaflet-popup-content .gp-popup", "data-id") == zid
         for part in ("h3", ".gp-reason", ".gp-crit-title"):
@@ -357,6 +361,7 @@ def test_copied_whatif_yaml_comment_cannot_be_broken_by_a_scenario_name(
     fast_run, tmp_path, browser
 ):
     r = copy.copy(fast_run)
+    r.outputs = {}
     r.scenario = fast_run.scenario.replace("name", "x\nprofiles: {evil: 1}\u2028oops: 2 # {{7*7}}")
     path = tmp_path / "named.html"
     path.write_text(webmap.render(r), encoding="utf-8")
