@@ -414,6 +414,30 @@ def _surfaces(res: Any) -> dict[str, Any]:
     return {str(p): {"png": png, "bounds": bounds} for p, (png, bounds) in over.items()}
 
 
+def _reasons(res: Any, gdf: gpd.GeoDataFrame | None, lang: str) -> list[str] | None:
+    """Each row's ``phase_reason`` in ``lang`` (the run writes them in English), or None
+    to keep the run's (English, or nothing to say)."""
+    if lang == "en" or gdf is None or not len(gdf) or "phase_rule" not in gdf.columns:
+        return None
+    from geoplan import explain
+
+    sc = res.scenario
+    return explain.reasons(
+        pd.DataFrame(gdf.drop(columns=gdf.geometry.name)),
+        sc.prioritisation.phase_rules,
+        sc.profiles,
+        lang,
+        draws=int((getattr(res, "robustness", None) or {}).get("draws", 0) or 0),
+        top_k=sc.prioritisation.top_k,
+    )
+
+
+def _pct(v: Any) -> str | None:
+    """A share 0..1 as the whole percent the reason sentences and the report write."""
+    f = _num(v, 17)
+    return None if f is None else f"{100 * f:.0f}"
+
+
 def _result_row(row: pd.Series, crits: list[str]) -> dict[str, Any]:
     """The numbers of one zone or site row the page needs for popups, ranking and what-if."""
     score = _num(row.get("score"), 9)
@@ -429,6 +453,7 @@ def _result_row(row: pd.Series, crits: list[str]) -> dict[str, Any]:
         "priority": _num(row.get("priority"), 0),
         "reason": _str(row.get("phase_reason")),
         "p_top_k": _num(row.get("p_top_k"), 4),
+        "pct": _pct(row.get("p_top_k")),
         "size": _str(row.get("size_class")),
         "area": _num(row.get("area_km2"), 2),
         # full precision: the what-if panel re-scores from these
@@ -524,10 +549,13 @@ def _page_data(res: Any, lang: str) -> dict[str, Any]:
     if res.zones is not None and len(res.zones):
         g = _wgs84(res.zones, simplify_m=25.0)
         pts = res.zones.geometry.representative_point().to_crs(settings.map_crs)
-        for (_, row), pt, geom in zip(g.iterrows(), pts, g.geometry, strict=True):
+        why = _reasons(res, res.zones, lang)
+        for i, ((_, row), pt, geom) in enumerate(zip(g.iterrows(), pts, g.geometry, strict=True)):
             name = _str(row.get("name"))
             ko = _str(row.get("name_ko"))
             d = _result_row(row, crit_of.get(_str(row.get("profile")), []))
+            if why is not None:
+                d["reason"] = why[i]
             d.update(
                 {
                     "kind": "zone",
@@ -549,7 +577,8 @@ def _page_data(res: Any, lang: str) -> dict[str, Any]:
     sites: dict[tuple[str, float, float], dict[str, Any]] = {}
     if res.sites is not None and len(res.sites):
         g = _wgs84(res.sites, precision=5)
-        for _, row in g.iterrows():
+        why = _reasons(res, res.sites, lang)
+        for i, (_, row) in enumerate(g.iterrows()):
             name = _str(row.get("name"))
             ko = _str(row.get("name_ko"))
             geom = row.geometry
@@ -565,9 +594,10 @@ def _page_data(res: Any, lang: str) -> dict[str, Any]:
                     "lon": round(pt.x, 5),
                     "results": [],
                 }
-            sites[key]["results"].append(
-                _result_row(row, crit_of.get(_str(row.get("profile")), []))
-            )
+            d = _result_row(row, crit_of.get(_str(row.get("profile")), []))
+            if why is not None:
+                d["reason"] = why[i]
+            sites[key]["results"].append(d)
 
     agg = sc.aggregation
     robust = getattr(res, "robustness", None) or {}
@@ -837,5 +867,7 @@ def render_diff(
         "colors": SCORE_COLORS,
         "t": _words(lang),
     }
-    m = _skeleton(bounds, online=False)
+    # the page fits both maps itself, without animation (folium's animated fit would end
+    # after the page's and undo it)
+    m = _skeleton(bounds, online=False, fit=False)
     return _page(m, data, ["diff.js"], online=False)

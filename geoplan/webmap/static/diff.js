@@ -28,8 +28,8 @@
     rightDiv.id = "gp-map-b";
     left.invalidateSize();
     var right = L.map(rightDiv, { zoomControl: true, attributionControl: false });
-    right.fitBounds(D.bounds);
-    left.fitBounds(D.bounds);
+    right.fitBounds(D.bounds, { padding: [16, 16], animate: false });
+    left.fitBounds(D.bounds, { padding: [16, 16], animate: false });
     [left, right].forEach(function (m) {
       if (m.attributionControl) m.attributionControl.setPrefix(false);
       if (D.outline) {
@@ -106,11 +106,9 @@
     var la = draw(left, D.a, byA, "a");
     var lb = draw(right, D.b, byB, "b");
 
-    var legend = L.control({ position: "bottomleft" });
-    legend.onAdd = function () {
-      var d = el("div", "gp-box gp-legend gp-diff-legend");
-      L.DomEvent.disableClickPropagation(d);
-      L.DomEvent.disableScrollPropagation(d);
+    /* the legend and the list of changes: a column beside the maps (below them on a phone) */
+    (function () {
+      var d = el("div", "gp-diff-side", box.parentNode);
       el("h1", "gp-diff-title", d, tr(D, "map.diff.title", { a: D.names[0], b: D.names[1] }));
       ["same", "moved", "new", "dropped"].forEach(function (s) {
         var row = el("div", "gp-lrow", d);
@@ -140,9 +138,7 @@
         });
       });
       if (!changed.length) el("p", "gp-empty", d, tr(D, "map.diff.none"));
-      return d;
-    };
-    legend.addTo(left);
+    })();
     G.ready = true;
   }
   document.addEventListener("DOMContentLoaded", init);

@@ -100,7 +100,8 @@
     if (r.p_top_k === null || r.p_top_k === undefined) return "";
     return tr("map.robust", {
       k: D.top_k,
-      pct: fmt(100 * r.p_top_k, 0),
+      /* the percent as the run's sentences write it (Python rounds halves to even) */
+      pct: r.pct !== null && r.pct !== undefined ? r.pct : fmt(100 * r.p_top_k, 0),
       draws: fmt(D.draws || 0, 0),
     });
   }
@@ -120,7 +121,19 @@
     });
     return new C().addTo(map);
   }
-  /* a collapsible box: a header button and a body; collapsed on phones */
+  /* a collapsible box: a header button and a body; collapsed on phones, where one box is
+     open at a time (each covers most of the screen) */
+  var boxes = [];
+  function phone() {
+    return window.innerWidth < 700;
+  }
+  function boxesOpen() {
+    /* the container knows whether a box is open on a phone (the search box hides then) */
+    var any = boxes.some(function (b) {
+      return !b.c.classList.contains("gp-collapsed");
+    });
+    map.getContainer().classList.toggle("gp-box-open", phone() && any);
+  }
   function collapsible(c, title, openDefault) {
     var head = el("button", "gp-head", c, title);
     head.type = "button";
@@ -129,11 +142,23 @@
       c.classList.toggle("gp-collapsed", !open);
       head.setAttribute("aria-expanded", open ? "true" : "false");
     }
-    set(openDefault && window.innerWidth >= 700);
+    boxes.push({ c: c, set: set });
+    set(openDefault && !phone());
     head.addEventListener("click", function () {
-      set(c.classList.contains("gp-collapsed"));
+      var open = c.classList.contains("gp-collapsed");
+      if (open && phone()) collapseAll();
+      set(open);
+      boxesOpen();
     });
     return body;
+  }
+  /* on a phone, fold every box away (before a popup opens: the boxes would cover it) */
+  function collapseAll() {
+    if (!phone()) return;
+    boxes.forEach(function (b) {
+      b.set(false);
+    });
+    boxesOpen();
   }
 
   /* ---------- popups ---------- */
@@ -197,8 +222,13 @@
     return dl;
   }
   function popOpts() {
-    return { maxWidth: 360, minWidth: 240, maxHeight: Math.max(220, window.innerHeight - 160),
-      autoPanPaddingTopLeft: [60, 90], autoPanPaddingBottomRight: [20, 20] };
+    /* as wide as the screen allows (a phone's is narrower than 360 px and the margins), and
+       below the search box's corner */
+    var w = window.innerWidth, narrow = phone();
+    return { maxWidth: Math.min(360, w - 40), minWidth: Math.min(240, w - 40),
+      maxHeight: Math.max(220, window.innerHeight - (narrow ? 190 : 160)),
+      autoPanPaddingTopLeft: narrow ? [10, 125] : [60, 90],
+      autoPanPaddingBottomRight: narrow ? [10, 45] : [20, 20] };
   }
   function zonePopup(r) {
     var d = el("div", "gp-popup");
@@ -214,7 +244,8 @@
   }
   function sitePopup(site) {
     var d = el("div", "gp-popup");
-    d.setAttribute("data-id", site.results.length ? site.results[0].id : "");
+    var cur = current(site) || site.results[0];
+    d.setAttribute("data-id", cur ? cur.id : "");
     el("h3", "", d, site.label);
     el("div", "gp-sub", d, tr("kind.site") + " \u00b7 " + tr("map.popup.all_profiles"));
     var rs = site.results.slice().sort(function (a, b) {
@@ -227,7 +258,8 @@
       var prof = profileOf(r.profile);
       sm.textContent = (prof ? prof.label : r.profile) + ": " +
         (r.score === null ? tr("map.unranked") : fmt(r.score, 3)) +
-        (r.rank ? " \u00b7 #" + r.rank + " " + beltLabel(r.belt) : "") +
+        (r.rank ? " \u00b7 " + tr("map.rank_in", { rank: r.rank, belt: beltLabel(r.belt) })
+          : "") +
         (r.phase ? " \u00b7 " + tr("map.phase_short", { phase: r.phase }) : "");
       resultBlock(det, r, true);
     });
@@ -241,8 +273,11 @@
       fields.forEach(function (kv) {
         var row = el("tr", "", tbl);
         var fk = "map.field." + kv[0];
+        /* a coded value (PRK, west, EDZ, True ...) in words; anything else as it is */
+        var vk = "map.value." + kv[0] + "." + String(kv[1]).toLowerCase()
+          .replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "");
         el("th", "", row, D.t[fk] !== undefined ? D.t[fk] : kv[0]);
-        el("td", "", row, kv[1]);
+        el("td", "", row, D.t[vk] !== undefined ? D.t[vk] : kv[1]);
       });
     }
     return d;
@@ -722,7 +757,7 @@
         return sitePopup(s);
       }, popOpts());
       m.bindTooltip(function () {
-        var r = current(s);
+        var r = state.profile === "*" ? shownResult(s.results) : current(s);
         return text(s.label + (r && r.score !== null ? " \u2014 " + fmt(r.score, 3) : ""));
       }, { direction: "top", offset: [0, -10] });
       m.on("add", function () {
@@ -765,6 +800,13 @@
       g.addLayer(m);
     });
     return g;
+  }
+  /* of a site's results under every profile, the one its marker shows: among those the
+     filters let through, the earliest phase, then the best score */
+  function shownResult(rs) {
+    return rs.filter(passes).sort(function (a, b) {
+      return (a.phase || 9) - (b.phase || 9) || (b.score || 0) - (a.score || 0);
+    })[0] || null;
   }
   function current(s) {
     for (var i = 0; i < s.results.length; i++) {
@@ -817,7 +859,7 @@
       var show = map.hasLayer(overlays.sitesRoot) && rs.some(passes);
       if (show && !siteLayer.hasLayer(s.marker)) siteLayer.addLayer(s.marker);
       if (!show && siteLayer.hasLayer(s.marker)) siteLayer.removeLayer(s.marker);
-      if (show) paintMarker(s.marker, state.profile === "*" ? rs[0] : current(s));
+      if (show) paintMarker(s.marker, state.profile === "*" ? shownResult(rs) : current(s));
     });
     renderList();
   }
@@ -898,6 +940,7 @@
     });
   }
   function focus(r) {
+    collapseAll();
     if (r.kind === "zone" && state.profile !== "*" && state.profile !== r.profile) {
       setProfile(r.profile);
     }
@@ -1056,20 +1099,42 @@
       return prof;
     },
     yaml: function () {
-      var lines = ["profiles:"];
+      /* the changed profiles' weights, merged over the default scenario by `geoplan run`; the
+         comment says so and gives the same weights as --set options for the run's own
+         scenario file (plain ids only: nothing in a comment may start a new line) */
+      var lines = ["profiles:"], sets = [];
+      var plain = function (s) {
+        return /^[A-Za-z0-9_-]+$/.test(s);
+      };
       D.profiles.forEach(function (p) {
         var w = weightsBy[p.id];
         if (!w) return;
         lines.push("  " + JSON.stringify(p.id) + ":");
         if (p.ahp) lines.push("    ahp: null");
         lines.push("    criteria:");
+        var ok = plain(p.id);
         p.criteria.forEach(function (c, j) {
-          lines.push("      - {criterion: " + JSON.stringify(c.id) + ", weight: " +
-            Number(w[j].toFixed(6)) + "}");
+          var v = Number(w[j].toFixed(6));
+          lines.push("      - {criterion: " + JSON.stringify(c.id) + ", weight: " + v + "}");
+          ok = ok && plain(c.id);
+        });
+        if (!ok) return;
+        if (p.ahp) sets.push("profiles." + p.id + ".ahp=null");
+        p.criteria.forEach(function (c, j) {
+          sets.push("profiles." + p.id + ".criteria." + c.id + ".weight=" +
+            Number(w[j].toFixed(6)));
         });
       });
-      if (lines.length === 1) lines[0] = "profiles: {}";
-      return lines.join("\n") + "\n";
+      if (lines.length === 1) return "profiles: {}\n";
+      var name = JSON.stringify(D.title).replace(/[\u0085\u2028\u2029]/g, " ");
+      var head = ["# " + tr("map.whatif.yaml_from", { name: name }),
+        "# " + tr("map.whatif.yaml_merge")];
+      if (sets.length) {
+        head.push("#   geoplan run SCENARIO.yaml " + sets.map(function (x) {
+          return "--set " + x;
+        }).join(" "));
+      }
+      return head.concat(lines).join("\n") + "\n";
     },
   };
   function syncSliders(pid) {
@@ -1303,6 +1368,7 @@
           function go() {
             list.textContent = "";
             if (h.row) return focus(h.row);
+            collapseAll();
             if (h.site) {
               map.setView([h.site.lat, h.site.lon], Math.max(map.getZoom(), 10),
                 { animate: false });
@@ -1397,9 +1463,41 @@
     document.addEventListener("keydown", function (e) {
       if (e.key === "Escape") map.closePopup();
     });
-    window.addEventListener("beforeprint", function () {
+    /* printing: the map takes the page's size; a national view is fitted again beside the
+       legend and below the title (which print over the map), a closer view kept as it is */
+    var screenView = null;
+    function printView(on) {
+      if (on === !!screenView) return;
+      if (!on) {
+        var v = screenView;
+        screenView = null;
+        map.invalidateSize({ animate: false });
+        map.setView(v[0], v[1], { animate: false });
+        return;
+      }
+      screenView = [map.getCenter(), map.getZoom()];
+      var national = D.fit && map.getBounds().pad(0.02).contains(L.latLngBounds(D.fit));
       map.invalidateSize({ animate: false });
+      if (!national) return;
+      var lg = document.querySelector(".gp-legend"), ti = document.querySelector(".gp-title");
+      map.fitBounds(D.fit, { animate: false,
+        paddingTopLeft: [lg ? lg.offsetWidth + 16 : 10, ti ? ti.offsetHeight + 16 : 10],
+        paddingBottomRight: [10, 30] });
+    }
+    G.printView = printView;
+    window.addEventListener("beforeprint", function () {
+      printView(true);
     });
+    window.addEventListener("afterprint", function () {
+      printView(false);
+    });
+    if (window.matchMedia) {
+      var mq = window.matchMedia("print"), onMq = function (e) {
+        printView(e.matches);
+      };
+      if (mq.addEventListener) mq.addEventListener("change", onMq);
+      else if (mq.addListener) mq.addListener(onMq);
+    }
   }
   document.addEventListener("DOMContentLoaded", init);
 })();
