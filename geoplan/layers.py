@@ -307,6 +307,8 @@ def _read_error(path: Path, layer: str | None, exc: Exception) -> LayerReadError
 
 def _layer_types(path: Path) -> list[tuple[str, str | None]]:
     """Every layer of a file with its geometry type (None for attribute tables)."""
+    if path.is_file() and path.stat().st_size == 0:
+        raise LayerReadError(f"{path}: is empty (0 bytes); expected a GIS file")
     try:
         return [
             (str(name), None if gt is None else str(gt)) for name, gt in pyogrio.list_layers(path)
@@ -339,6 +341,8 @@ def _read(
         raise LayerReadError(f"{path}: no such file")
     if path.is_dir():
         raise LayerReadError(f"{path}: is a folder; name a file (or use `layers check` on it)")
+    if path.stat().st_size == 0:
+        raise LayerReadError(f"{path}: is empty (0 bytes); expected a GIS file")
     suffix = path.suffix.lower()
     if suffix not in _SUFFIXES:
         raise LayerReadError(
@@ -410,9 +414,14 @@ def _read(
             gdf = pyogrio.read_dataframe(path, layer=layer, **kwargs)
     except UnicodeDecodeError as exc:
         bad = exc.object[exc.start : exc.start + 1].hex() if exc.object else "?"
+        if is_shp:
+            enc = kwargs.get("encoding") or exc.encoding or "UTF-8"
+            fix = "name the right encoding with the layer's 'encoding' option"
+        else:  # the 'encoding' option is ignored for these formats: say what works
+            enc = "UTF-8"
+            fix = f"this format's text must be UTF-8; save {path.name} again as UTF-8"
         raise LayerReadError(
-            f"{_where(path, layer)}: attribute text is not valid {kwargs.get('encoding')} "
-            f"(byte 0x{bad}); name the right encoding with the layer's 'encoding' option"
+            f"{_where(path, layer)}: attribute text is not valid {enc} (byte 0x{bad}); {fix}"
         ) from None
     except Exception as exc:
         raise _read_error(path, layer, exc) from exc

@@ -102,8 +102,10 @@ def _check_xml(path: Path) -> None:
     try:
         with opener(path, "rb") as fh:
             head = fh.read(2048)
-    except OSError as exc:
-        raise LayerReadError(f"{path}: cannot read ({exc})") from exc
+    except (OSError, EOFError) as exc:  # bz2: EOFError when the stream is cut short
+        raise LayerReadError(
+            f"{path}: cannot read ({exc}); truncated or not an OSM extract?"
+        ) from exc
     if b"<osm" not in head:
         raise LayerReadError(f"{path}: not OSM XML (no <osm> element at the start)")
 

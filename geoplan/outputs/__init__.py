@@ -27,7 +27,7 @@ from typing import Any
 
 from geoplan._errors import ExportError, ScenarioError
 from geoplan.outputs import files
-from geoplan.outputs.publish import safe_name, staging
+from geoplan.outputs.publish import safe_name, staging, unique_names
 
 __all__ = [
     "KINDS",
@@ -164,8 +164,10 @@ def robustness_cogs(res: Any, st: Any, folder: Path, submit: Any = None) -> dict
     submit = submit or (lambda fn, *a, **k: fn(*a, **k))
     written: dict[str, Path] = {}
     rob = res.robustness or {}
-    for pname, surf in (getattr(res.sensitivity, "cell_share", None) or {}).items():
-        target = folder / f"robustness_{safe_name(pname, fallback='profile')}.tif"
+    shares = getattr(res.sensitivity, "cell_share", None) or {}
+    slugs = unique_names(shares)
+    for pname, surf in shares.items():
+        target = folder / f"robustness_{slugs[pname]}.tif"
         submit(
             files.write_cog,
             st.path(target, folder),
@@ -397,8 +399,9 @@ def write(
             jobs.append(pool.submit(cog if fn is files.write_cog else fn, *args, **kwargs))
 
         if "geotiff" in kinds:
+            slugs = unique_names(res.surfaces)
             for pname in res.surfaces:
-                target = data_dir / f"suitability_{safe_name(pname, fallback='profile')}.tif"
+                target = data_dir / f"suitability_{slugs[pname]}.tif"
                 job = early.take(pname, res) if early is not None else None
                 if job is not None:
                     submit(_move_early, job, st.path(target, data_dir), res, pname)
