@@ -140,6 +140,10 @@ def register(main: click.Group) -> None:
         """Run the pipeline on SCENARIO (a YAML file; default: the built-in scenario)."""
         from geoplan import pipeline
 
+        from geoplan.outputs.publish import check_folder
+
+        if out is not None:
+            check_folder(out)  # before the run, not after it
         sc = load(scenario, sets, profiles, bbox)
         if engine != "dask" and (workers is not None or scheduler is not None):
             raise click.UsageError("--workers and --scheduler need --engine dask")

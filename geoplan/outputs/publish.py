@@ -33,7 +33,7 @@ from pathlib import Path
 
 from geoplan._errors import ExportError
 
-__all__ = ["Staging", "inside", "safe_name", "staging", "unique_names"]
+__all__ = ["Staging", "check_folder", "inside", "safe_name", "staging", "unique_names"]
 
 LOCK = ".geoplan.lock"
 JOURNAL = ".geoplan-publish.json"
@@ -107,6 +107,31 @@ def unique_names(names: Iterable[str], *, fallback: str = "profile") -> dict[str
         else:
             out[n] = f"{s}_{hashlib.sha256(n.encode('utf-8')).hexdigest()[:8]}"
     return out
+
+
+def check_folder(folder: str | os.PathLike[str]) -> Path:
+    """``folder``, refused unless it is, or can be made, a writable folder.
+
+    Called before a run starts, so a bad ``--out`` (a file, a path through a
+    file, a read-only parent) fails at once instead of after the whole run.
+
+    Examples
+    --------
+    >>> check_folder("/etc/hostname/sub")  # doctest: +SKIP
+    Traceback (most recent call last):
+    ExportError: /etc/hostname/sub: cannot be an output folder: /etc/hostname is a file
+    """
+    folder = Path(folder)
+    probe = Path(os.path.abspath(folder))
+    while not probe.exists():  # the nearest existing folder must take new entries
+        if probe.is_symlink():
+            raise ExportError(f"{folder}: cannot be an output folder: {probe} is a broken link")
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ExportError(f"{folder}: cannot be an output folder: {probe} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ExportError(f"{folder}: cannot be an output folder: {probe} is not writable")
+    return folder
 
 
 def inside(folder: Path, target: Path) -> Path:

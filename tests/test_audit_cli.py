@@ -1,0 +1,79 @@
+"""Audit of ``--out``: a folder that cannot be one is refused before any work is done.
+
+Before, ``geoplan run --out a_file/sub`` (and sensitivity, export, osm import)
+ran the whole pipeline and only then failed, at the publish step.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from click.testing import CliRunner
+
+from geoplan.cli import main
+
+from .osm_fixtures import write_xml
+
+FAST = "grid: {resolution_m: 5000}\ncandidates: {zones_per_belt: 1}\n"
+
+
+def invoke(args: list[str]) -> tuple[int, str]:
+    with warnings.catch_warnings():
+        res = CliRunner().invoke(main, args, catch_exceptions=True)
+    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
+    return res.exit_code, res.output
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Any attempt to load layers or import OSM fails the test (the refusal must come first)."""
+    import geoplan.osm
+    import geoplan.pipeline
+
+    def boom(*_a, **_k):
+        raise AssertionError("work started before --out was checked")
+
+    monkeypatch.setattr(geoplan.pipeline.Session, "run", boom)
+    monkeypatch.setattr(geoplan.osm, "import_extract", boom)
+
+
+def _cases(tmp_path):
+    (tmp_path / "s.yaml").write_text(FAST, encoding="utf-8")
+    osm = write_xml(tmp_path / "x.osm", 5)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    return {
+        "run": ["run", "-q", str(tmp_path / "s.yaml"), "--only", "csv"],
+        "sensitivity": ["sensitivity", "-q", str(tmp_path / "s.yaml"), "-n", "2"],
+        "osm": ["osm", "import", str(osm)],
+        "export": ["export", "csv", "-q", "--run", str(run_dir)],
+    }
+
+
+@pytest.mark.parametrize("command", ["run", "sensitivity", "osm", "export"])
+@pytest.mark.parametrize("where", ["under-a-file", "broken-link"])
+def test_unusable_out_is_refused_before_any_work(tmp_path, monkeypatch, no_work, command, where):
+    monkeypatch.chdir(tmp_path)
+    args = _cases(tmp_path)[command]
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    out, culprit = {
+        "under-a-file": ("afile/deeper/out", f"{tmp_path / 'afile'} is a file"),
+        "broken-link": ("link", f"{tmp_path / 'link'} is a broken link"),
+    }[where]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    rc, text = invoke([*args, "--out", out])
+    assert rc == 1, text
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert lines == [f"error: {out}: cannot be an output folder: {culprit}"], text
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert (tmp_path / "afile").read_text("utf-8") == "x"
+
+
+def test_new_nested_out_is_still_made(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(FAST, encoding="utf-8")
+    rc, text = invoke(["run", "-q", "s.yaml", "--only", "csv", "--out", "a/b/c"])
+    assert rc == 0, text
+    assert (tmp_path / "a" / "b" / "c" / "ranking.csv").stat().st_size > 0
