@@ -139,7 +139,6 @@ def register(main: click.Group) -> None:
     ):
         """Run the pipeline on SCENARIO (a YAML file; default: the built-in scenario)."""
         from geoplan import pipeline
-
         from geoplan.outputs.publish import check_folder
 
         if out is not None:
