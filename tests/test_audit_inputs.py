@@ -173,3 +173,24 @@ def test_empty_layer_file_is_named_empty(tmp_path, monkeypatch, suffix):
         assert rc == 1, text
         lines = [ln for ln in text.splitlines() if ln.strip()]
         assert len(lines) == 1 and re.search(rf"p\{suffix}: is empty \(0 bytes\)", lines[0]), text
+
+
+# ------------------------------------------------------------------------- weights
+
+
+@pytest.mark.parametrize("w", [1e308, 1.7e308])
+def test_huge_equal_weights_are_halves_not_zeros(w):
+    """Two weights of 1e308 overflowed their sum to inf: every weight became 0, every score 0."""
+    from geoplan.scenario import load_scenario
+
+    lin = {"type": "linear", "low": 0, "high": 20000, "direction": "falling"}
+    crit = [
+        {"criterion": c, "weight": w, "transform": lin} for c in ("port_distance", "rail_distance")
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sc = load_scenario({"profiles": {"p": {"criteria": crit}}, "only_profiles": ["p"]})
+    assert sc.profiles["p"].weights.tolist() == [0.5, 0.5]  # equal weights: halves
+    assert sc.replace({"profiles.p.criteria.rail_distance.weight": w * 0.75}).profiles[
+        "p"
+    ].weights.tolist() == pytest.approx([4 / 7, 3 / 7])
