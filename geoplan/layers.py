@@ -535,6 +535,20 @@ def validate(
                     f"{spec.geometry_type} ({'/'.join(allowed)})",
                 )
             )
+    coords, owner = shapely.get_coordinates(present.to_numpy(), return_index=True)
+    broken = np.unique(owner[~np.isfinite(coords).all(axis=1)])
+    if broken.size:  # NaN/inf: no CRS check, transform or make_valid can make sense of them
+        add(
+            Problem(
+                p,
+                layer,
+                f"{broken.size} of {len(present)} features have coordinates that are not "
+                "numbers (NaN or "
+                f"infinite; first: feature {present.index[broken[0]]}); expected finite "
+                "coordinates",
+            )
+        )
+        return probs
     invalid = ~present.is_valid
     if invalid.any():
         first = present[invalid].index[0]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bz2
 import json
+import math
 import re
 import warnings
 
@@ -194,3 +195,32 @@ def test_huge_equal_weights_are_halves_not_zeros(w):
     assert sc.replace({"profiles.p.criteria.rail_distance.weight": w * 0.75}).profiles[
         "p"
     ].weights.tolist() == pytest.approx([4 / 7, 3 / 7])
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_coordinates_are_named_not_called_projected(tmp_path, monkeypatch, bad):
+    """A NaN longitude was reported as "missing CRS ... x 124.317..nan (projected metres?)"
+    and as an invalid geometry "load() repairs with make_valid" (it cannot)."""
+    monkeypatch.chdir(tmp_path)
+    data = _ports()
+    n = len(data["features"])
+    data["features"][2]["geometry"]["coordinates"][0] = "@@"
+    text = json.dumps(data).replace('"@@"', bad)
+    (tmp_path / "p.geojson").write_text(text, encoding="utf-8")
+    xs = [f["geometry"]["coordinates"][0] for f in json.loads(text)["features"]]
+    assert [i for i, x in enumerate(xs) if not math.isfinite(x)] == [2]  # the oracle: json
+    (tmp_path / "s.yaml").write_text(FAST + "layers: {ports: p.geojson}\n", encoding="utf-8")
+    for args in (
+        ["layers", "check", "p.geojson", "--as", "ports"],
+        ["scenario", "check", "s.yaml"],
+    ):
+        rc, out = invoke(args)
+        assert rc == 1, out
+        lines = [ln for ln in out.splitlines() if ln.strip()]
+        assert len(lines) == 1, out
+        assert (
+            f"p.geojson [layer ports]: 1 of {n} features have coordinates that are not numbers"
+            in lines[0]
+        )
+        assert "first: feature 2" in lines[0]
+        assert "projected" not in out and "make_valid" not in out
