@@ -153,7 +153,14 @@ def register(main: click.Group) -> None:
         )
         kinds = sc.outputs.kinds() if only is None else outputs.normalise_kinds(only)
         # the suitability COGs are written while the run scores the next profile
-        with outputs.EarlySurfaces(sc) if "geotiff" in kinds else contextlib.nullcontext() as early:
+        # the COGs record the input layers' hashes: the session's prepared layers (cached; by
+        # the first surface the run has loaded them)
+        hashes = lambda: outputs.input_hashes(session.prepared().layers)  # noqa: E731
+        with (
+            outputs.EarlySurfaces(sc, inputs=hashes)
+            if "geotiff" in kinds
+            else contextlib.nullcontext()
+        ) as early:
             result = session.run(sensitivity=draws, on_surface=early)
             written = result.write(
                 out, only=only, lang=lang, online=online, progress=not quiet(ctx), early=early
