@@ -305,10 +305,19 @@ def _read_error(path: Path, layer: str | None, exc: Exception) -> LayerReadError
     return LayerReadError(f"{where}: cannot read: {msg} (truncated, corrupt or not a GIS file?)")
 
 
+def _check_regular(path: Path) -> None:
+    """Refuse an empty file, or a device or pipe (GDAL would read ``/dev/zero`` forever)."""
+    if path.exists() and not path.is_dir():
+        if not path.is_file():
+            raise LayerReadError(f"{path}: is not a regular file (a device or pipe); expected a "
+                                 "GIS file")  # fmt: skip
+        if path.stat().st_size == 0:
+            raise LayerReadError(f"{path}: is empty (0 bytes); expected a GIS file")
+
+
 def _layer_types(path: Path) -> list[tuple[str, str | None]]:
     """Every layer of a file with its geometry type (None for attribute tables)."""
-    if path.is_file() and path.stat().st_size == 0:
-        raise LayerReadError(f"{path}: is empty (0 bytes); expected a GIS file")
+    _check_regular(path)
     try:
         return [
             (str(name), None if gt is None else str(gt)) for name, gt in pyogrio.list_layers(path)
@@ -341,8 +350,7 @@ def _read(
         raise LayerReadError(f"{path}: no such file")
     if path.is_dir():
         raise LayerReadError(f"{path}: is a folder; name a file (or use `layers check` on it)")
-    if path.stat().st_size == 0:
-        raise LayerReadError(f"{path}: is empty (0 bytes); expected a GIS file")
+    _check_regular(path)
     suffix = path.suffix.lower()
     if suffix not in _SUFFIXES:
         raise LayerReadError(

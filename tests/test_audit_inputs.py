@@ -19,6 +19,7 @@ import json
 import math
 import re
 import warnings
+from pathlib import Path
 
 import pytest
 import rasterio
@@ -224,3 +225,14 @@ def test_non_finite_coordinates_are_named_not_called_projected(tmp_path, monkeyp
         )
         assert "first: feature 2" in lines[0]
         assert "projected" not in out and "make_valid" not in out
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_device_as_layer_is_not_a_regular_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(FAST + "layers: {ports: /dev/zero}\n", encoding="utf-8")
+    for args in (["layers", "check", "/dev/zero"], ["scenario", "check", "s.yaml"]):
+        rc, text = invoke(args)
+        assert rc == 1, text
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        assert len(lines) == 1 and "/dev/zero: is not a regular file" in lines[0], text
