@@ -77,3 +77,40 @@ def test_new_nested_out_is_still_made(tmp_path, monkeypatch):
     rc, text = invoke(["run", "-q", "s.yaml", "--only", "csv", "--out", "a/b/c"])
     assert rc == 0, text
     assert (tmp_path / "a" / "b" / "c" / "ranking.csv").stat().st_size > 0
+
+
+def _tree(root) -> dict[str, str]:
+    import hashlib
+
+    files = [p for p in sorted(root.iterdir()) if p.is_file() and not p.name.startswith(".")]
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def test_osm_import_that_fails_late_leaves_the_previous_pair(tmp_path, monkeypatch):
+    """osm.gpkg and roads.graphml are published together: before, a failure (or kill) while
+    the graph was saved left a new GeoPackage beside the previous import's graph."""
+    import osmnx
+
+    small = write_xml(tmp_path / "small.osm", 5)
+    big = write_xml(tmp_path / "big.osm", 12)
+    out = tmp_path / "o"
+    rc, text = invoke(["osm", "import", str(small), "--out", str(out)])
+    assert rc == 0, text
+    before = _tree(out)
+    assert set(before) == {"osm.gpkg", "roads.graphml"}
+
+    def fail(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(osmnx.io, "save_graphml", fail)
+    rc, text = invoke(["osm", "import", str(big), "--out", str(out)])
+    assert rc == 1, text
+    assert "No space left on device" in text and "Traceback" not in text
+    assert _tree(out) == before  # the previous pair, byte for byte
+    assert [p.name for p in out.iterdir() if p.name.startswith(".geoplan-staging")] == []
+    monkeypatch.undo()
+    rc, text = invoke(["osm", "import", str(big), "--out", str(out)])
+    assert rc == 0, text
+    after = _tree(out)
+    assert after["osm.gpkg"] != before["osm.gpkg"]
+    assert after["roads.graphml"] != before["roads.graphml"]
