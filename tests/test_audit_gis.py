@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sqlite3
 import subprocess
 import warnings
 
+import pytest
 import rasterio
 from click.testing import CliRunner
 
@@ -77,3 +79,24 @@ def test_robustness_cogs_record_input_hashes(tmp_path, monkeypatch):
         tags = src.tags()
     assert tags["profile"] == "port_logistics" and tags["draws"] == "3"
     assert json.loads(tags["inputs_sha256"])["ports"] == want
+
+
+@pytest.mark.parametrize("key", ["gpkg_contents", "sqlite_master", "layer_styles",
+                                 "rtree_zones_geom", "ZONES", "Sites"])  # fmt: skip
+def test_scenario_layer_named_like_a_reserved_table_is_written(tmp_path, monkeypatch, key):
+    """A scenario layer named like a GeoPackage/SQLite table, or like geoplan's own
+    ``zones`` in other case, made the run fail at its very end ("cannot write")."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(REPO / "layers" / "ports.geojson", tmp_path / "p.geojson")
+    n = len(json.loads((tmp_path / "p.geojson").read_text("utf-8"))["features"])
+    (tmp_path / "s.yaml").write_text(FAST + f"name: k\nlayers: {{'{key}': p.geojson}}\n")
+    rc, text = invoke(["run", "-q", "s.yaml", "--out", "out", "--only", "gpkg"])
+    assert rc == 0, text
+    with sqlite3.connect(tmp_path / "out" / "k.gpkg") as con:  # the oracle: SQLite itself
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        tables = {r[0] for r in con.execute("SELECT table_name FROM gpkg_contents")}
+        assert {"zones", "sites", f"input_{key}"} <= tables
+        assert con.execute(f'SELECT count(*) FROM "input_{key}"').fetchone() == (n,)
+        zones = con.execute("SELECT count(*) FROM zones").fetchone()[0]
+    rec = json.loads((tmp_path / "out" / "run.json").read_text("utf-8"))
+    assert zones == rec["counts"]["zones"] > 0  # geoplan's own table is still its zones
