@@ -114,3 +114,39 @@ def test_osm_import_that_fails_late_leaves_the_previous_pair(tmp_path, monkeypat
     after = _tree(out)
     assert after["osm.gpkg"] != before["osm.gpkg"]
     assert after["roads.graphml"] != before["roads.graphml"]
+
+
+def _failing_cog(path, *_a, **_k):
+    raise OSError(28, "No space left on device", str(path))
+
+
+def _failing_gpkg(*_a, **_k):
+    raise RuntimeError("disk I/O error")
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "message"),
+    [("tif", "suitability_port_logistics.tif", "cannot write (No space left on device)"),
+     ("gpkg", "k.gpkg [layer zones]", "cannot write (disk I/O error)")],
+)  # fmt: skip
+def test_write_errors_name_the_output_not_its_staged_copy(
+    tmp_path, monkeypatch, kind, target, message
+):
+    """A failed write said ``out/.geoplan-staging-123-ab12cd34/004-x.tif: ...``."""
+    import geoplan.outputs.files as files
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(FAST + "name: k\n", encoding="utf-8")
+    args = ["run", "-q", "s.yaml", "--profile", "port_logistics", "--out", "out"]
+    rc, text = invoke([*args, "--only", "csv"])
+    assert rc == 0, text
+    before = _tree(tmp_path / "out")
+    if kind == "tif":
+        monkeypatch.setattr(files, "write_cog", _failing_cog)
+    else:
+        monkeypatch.setattr(files.pyogrio, "write_dataframe", _failing_gpkg)
+    rc, text = invoke([*args, "--only", kind])
+    assert rc == 1, text
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert lines == [f"error: out/{target}: {message}"], text
+    assert _tree(tmp_path / "out") == before

@@ -263,5 +263,20 @@ def staging(folder: Path) -> Iterator[Staging]:
         st.dir.mkdir()
         try:
             yield st
+        except OSError as exc:  # ExportError included: name the output, not its staged copy
+            text = _unstaged(st, str(exc) if isinstance(exc, ExportError) else "")
+            if not isinstance(exc, ExportError) and exc.filename is not None:
+                text = _unstaged(st, f"{exc.filename}: cannot write ({exc.strerror or exc})")
+            if text and text != str(exc):
+                raise ExportError(text) from exc
+            raise
         finally:
             shutil.rmtree(st.dir, ignore_errors=True)
+
+
+def _unstaged(st: Staging, text: str) -> str:
+    """``text`` with each staged path replaced by its target (errors name what the user asked
+    for, not ``.geoplan-staging-123-ab12cd34/004-x.tif``)."""
+    for staged, target in sorted(st.planned, key=lambda p: -len(str(p[0]))):
+        text = text.replace(str(staged), str(target))
+    return text.replace(f"{st.dir}{os.sep}", f"{st.folder}{os.sep}")
