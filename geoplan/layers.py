@@ -301,6 +301,8 @@ def _read_error(path: Path, layer: str | None, exc: Exception) -> LayerReadError
     if "failed: " in msg:  # SQLite: keep the reason, not the statement
         msg = msg.rsplit("failed: ", 1)[-1]
     msg = "; ".join(dict.fromkeys(part.strip() for part in msg.split(";")))
+    if "not recognized as being in a supported file format" in msg:  # GDAL's words, no path
+        msg = "not a file format GDAL can open"
     where = f"{path} [layer {layer}]" if layer else str(path)
     return LayerReadError(f"{where}: cannot read: {msg} (truncated, corrupt or not a GIS file?)")
 
@@ -353,9 +355,15 @@ def _read(
     _check_regular(path)
     suffix = path.suffix.lower()
     if suffix not in _SUFFIXES:
+        osm = path.name.lower().endswith((".osm", ".osm.pbf", ".osm.bz2", ".pbf"))
         raise LayerReadError(
             f"{path}: unknown format '{suffix or path.name}'; expected one of "
             + ", ".join(sorted(_SUFFIXES))
+            + (
+                "; turn an OpenStreetMap extract into layers with `geoplan osm import`"
+                if osm
+                else ""
+            )
         )
     if _SUFFIXES[suffix] == "GeoParquet":
         import importlib.util

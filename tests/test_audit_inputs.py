@@ -236,3 +236,27 @@ def test_device_as_layer_is_not_a_regular_file(tmp_path, monkeypatch):
         assert rc == 1, text
         lines = [ln for ln in text.splitlines() if ln.strip()]
         assert len(lines) == 1 and "/dev/zero: is not a regular file" in lines[0], text
+
+
+def test_unreadable_file_gives_no_gdal_driver_advice(tmp_path, monkeypatch):
+    """GDAL's "'' not recognized ...; prefix the file path with '<DRIVER>:', e.g. 'CSV:path'"
+    (the path cut out of its quotes) became "not a file format GDAL can open"."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "g.gpkg").write_bytes(b"garbage, not SQLite")
+    rc, text = invoke(["layers", "check", "g.gpkg"])
+    assert rc == 1, text
+    assert text.strip() == (
+        "error: g.gpkg: cannot read: not a file format GDAL can open "
+        "(truncated, corrupt or not a GIS file?)"
+    )
+
+
+def test_osm_extract_as_a_layer_points_to_osm_import(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_xml(tmp_path / "x.osm", 3)
+    (tmp_path / "s.yaml").write_text(FAST + "layers: {roads: x.osm}\n", encoding="utf-8")
+    rc, text = invoke(["scenario", "check", "s.yaml"])
+    assert rc == 1, text
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: layers.roads: "), text
+    assert "unknown format '.osm'" in lines[0] and "`geoplan osm import`" in lines[0]
