@@ -301,12 +301,25 @@ def _read_error(path: Path, layer: str | None, exc: Exception) -> LayerReadError
     if "failed: " in msg:  # SQLite: keep the reason, not the statement
         msg = msg.rsplit("failed: ", 1)[-1]
     msg = "; ".join(dict.fromkeys(part.strip() for part in msg.split(";")))
+    if "not recognized as being in a supported file format" in msg:  # GDAL's words, no path
+        msg = "not a file format GDAL can open"
     where = f"{path} [layer {layer}]" if layer else str(path)
     return LayerReadError(f"{where}: cannot read: {msg} (truncated, corrupt or not a GIS file?)")
 
 
+def _check_regular(path: Path) -> None:
+    """Refuse an empty file, or a device or pipe (GDAL would read ``/dev/zero`` forever)."""
+    if path.exists() and not path.is_dir():
+        if not path.is_file():
+            raise LayerReadError(f"{path}: is not a regular file (a device or pipe); expected a "
+                                 "GIS file")  # fmt: skip
+        if path.stat().st_size == 0:
+            raise LayerReadError(f"{path}: is empty (0 bytes); expected a GIS file")
+
+
 def _layer_types(path: Path) -> list[tuple[str, str | None]]:
     """Every layer of a file with its geometry type (None for attribute tables)."""
+    _check_regular(path)
     try:
         return [
             (str(name), None if gt is None else str(gt)) for name, gt in pyogrio.list_layers(path)
@@ -339,11 +352,18 @@ def _read(
         raise LayerReadError(f"{path}: no such file")
     if path.is_dir():
         raise LayerReadError(f"{path}: is a folder; name a file (or use `layers check` on it)")
+    _check_regular(path)
     suffix = path.suffix.lower()
     if suffix not in _SUFFIXES:
+        osm = path.name.lower().endswith((".osm", ".osm.pbf", ".osm.bz2", ".pbf"))
         raise LayerReadError(
             f"{path}: unknown format '{suffix or path.name}'; expected one of "
             + ", ".join(sorted(_SUFFIXES))
+            + (
+                "; turn an OpenStreetMap extract into layers with `geoplan osm import`"
+                if osm
+                else ""
+            )
         )
     if _SUFFIXES[suffix] == "GeoParquet":
         import importlib.util
@@ -410,9 +430,14 @@ def _read(
             gdf = pyogrio.read_dataframe(path, layer=layer, **kwargs)
     except UnicodeDecodeError as exc:
         bad = exc.object[exc.start : exc.start + 1].hex() if exc.object else "?"
+        if is_shp:
+            enc = kwargs.get("encoding") or exc.encoding or "UTF-8"
+            fix = "name the right encoding with the layer's 'encoding' option"
+        else:  # the 'encoding' option is ignored for these formats: say what works
+            enc = "UTF-8"
+            fix = f"this format's text must be UTF-8; save {path.name} again as UTF-8"
         raise LayerReadError(
-            f"{_where(path, layer)}: attribute text is not valid {kwargs.get('encoding')} "
-            f"(byte 0x{bad}); name the right encoding with the layer's 'encoding' option"
+            f"{_where(path, layer)}: attribute text is not valid {enc} (byte 0x{bad}); {fix}"
         ) from None
     except Exception as exc:
         raise _read_error(path, layer, exc) from exc
@@ -526,6 +551,20 @@ def validate(
                     f"{spec.geometry_type} ({'/'.join(allowed)})",
                 )
             )
+    coords, owner = shapely.get_coordinates(present.to_numpy(), return_index=True)
+    broken = np.unique(owner[~np.isfinite(coords).all(axis=1)])
+    if broken.size:  # NaN/inf: no CRS check, transform or make_valid can make sense of them
+        add(
+            Problem(
+                p,
+                layer,
+                f"{broken.size} of {len(present)} features have coordinates that are not "
+                "numbers (NaN or "
+                f"infinite; first: feature {present.index[broken[0]]}); expected finite "
+                "coordinates",
+            )
+        )
+        return probs
     invalid = ~present.is_valid
     if invalid.any():
         first = present[invalid].index[0]

@@ -29,7 +29,6 @@ import shapely
 
 from geoplan import settings
 from geoplan._errors import LayerError, LayerReadError
-from geoplan._io import atomic_path
 
 __all__ = ["HIGHWAY_SPEEDS_KPH", "KEEP_TAGS", "filter_pbf", "import_extract"]
 
@@ -102,8 +101,10 @@ def _check_xml(path: Path) -> None:
     try:
         with opener(path, "rb") as fh:
             head = fh.read(2048)
-    except OSError as exc:
-        raise LayerReadError(f"{path}: cannot read ({exc})") from exc
+    except (OSError, EOFError) as exc:  # bz2: EOFError when the stream is cut short
+        raise LayerReadError(
+            f"{path}: cannot read ({exc}); truncated or not an OSM extract?"
+        ) from exc
     if b"<osm" not in head:
         raise LayerReadError(f"{path}: not OSM XML (no <osm> element at the start)")
 
@@ -284,10 +285,16 @@ def import_extract(
             layers[k] = _tidy(power, [])
     layers["industrial"] = _tidy(feats["industrial"], ["id", "name", "landuse"])
     layers = {k: v for k, v in layers.items() if len(v)}
-    gpkg = export.write_geopackage(out / "osm.gpkg", layers,
-                                   metadata={"source": str(src), "clip": str(clip)})  # fmt: skip
-    with atomic_path(out / "roads.graphml") as tmpg:
-        ox.io.save_graphml(graph, tmpg)
+    from geoplan.outputs.publish import staging
+
+    gpkg, graphml = out / "osm.gpkg", out / "roads.graphml"
+    # both files are published together: a killed import never leaves a new GeoPackage
+    # beside the old graph (and two imports into one folder do not interleave)
+    with staging(out) as st:
+        export.write_geopackage(st.path(gpkg, out), layers,
+                                metadata={"source": str(src), "clip": str(clip)})  # fmt: skip
+        ox.io.save_graphml(graph, st.path(graphml, out))
+        st.publish()
     import networkx as nx
 
     comps = nx.number_weakly_connected_components(graph)
@@ -299,6 +306,6 @@ def import_extract(
             "components": comps,
             "nodes_total": len(nodes),
         },
-        "outputs": {"geopackage": gpkg, "graphml": out / "roads.graphml"},
+        "outputs": {"geopackage": gpkg, "graphml": graphml},
         "max_speed_kph": float(np.nanmax(roads["speed_kph"])) if len(roads) else 0.0,
     }

@@ -1296,6 +1296,9 @@ def _profile(
         if sum(raw) <= 0:
             errs.append(f"profiles.{pname}.criteria: weights must not all be 0")
             return None
+        if not math.isfinite(sum(raw)):  # huge finite weights (1e308 twice) overflow the sum
+            top = max(raw)
+            raw = [w / top for w in raw]
         weights = mcda.normalise_weights(raw, where=f"profiles.{pname}.criteria weights")
     weights = np.asarray(weights, dtype=float)
     weights.setflags(write=False)

@@ -42,8 +42,10 @@ def register(main: click.Group) -> None:
     def diff_cmd(run_a, run_b, out, top_k, threshold_km) -> None:
         """Compare two run folders: zones matched by location, rank and score changes."""
         from geoplan import compare, outputs, rundir
-        from geoplan.outputs.publish import safe_name
+        from geoplan.outputs.publish import check_folder, safe_name
 
+        if out is not None:
+            check_folder(out)
         rec_a, a = rundir.read_run(run_a)
         rec_b, b = rundir.read_run(run_b)
         d = compare.diff(a, b, top_k=top_k, threshold_km=threshold_km)

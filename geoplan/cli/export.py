@@ -49,7 +49,9 @@ def register(main: click.Group) -> None:
         own run.json is left as it was.
         """
         from geoplan import outputs, pipeline
+        from geoplan.outputs.publish import check_folder
 
+        check_folder(out or run_dir)  # before the rerun, not after it
         rec, sc = outputs.export_run(run_dir)
         result = pipeline.Session(sc, progress=not quiet(ctx)).run()
         written = result.write(

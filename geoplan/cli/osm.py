@@ -32,7 +32,9 @@ def register(main: click.Group) -> None:
     def osm_import(extract: Path, out: Path, clip: str | None) -> None:
         """Import EXTRACT (.osm, .osm.bz2, .osm.pbf) into GeoPackage layers and a graph."""
         from geoplan import osm
+        from geoplan.outputs.publish import check_folder
 
+        check_folder(out)  # before the import, not after it
         res = osm.import_extract(extract, out, clip=clip)
         for name, n in res["counts"].items():
             click.echo(f"{name}: {n} features")

@@ -148,7 +148,10 @@ def register(main: click.Group) -> None:
     ):
         """Run the pipeline on SCENARIO (a YAML file; default: the built-in scenario)."""
         from geoplan import pipeline
+        from geoplan.outputs.publish import check_folder
 
+        if out is not None:
+            check_folder(out)  # before the run, not after it
         sc = load(scenario, sets, profiles, bbox)
         if engine != "dask" and (workers, scheduler, tmpdir) != (None, None, None):
             raise click.UsageError("--workers, --scheduler and --tmpdir need --engine dask")
@@ -166,7 +169,14 @@ def register(main: click.Group) -> None:
             session.engine.keep_criteria = False
         kinds = sc.outputs.kinds() if only is None else outputs.normalise_kinds(only)
         # the suitability COGs are written while the run scores the next profile
-        with outputs.EarlySurfaces(sc) if "geotiff" in kinds else contextlib.nullcontext() as early:
+        # the COGs record the input layers' hashes: the session's prepared layers (cached; by
+        # the first surface the run has loaded them)
+        hashes = lambda: outputs.input_hashes(session.prepared().layers)  # noqa: E731
+        with (
+            outputs.EarlySurfaces(sc, inputs=hashes)
+            if "geotiff" in kinds
+            else contextlib.nullcontext()
+        ) as early:
             result = session.run(sensitivity=draws, on_surface=early)
             written = result.write(
                 out, only=only, lang=lang, online=online, progress=not quiet(ctx), early=early

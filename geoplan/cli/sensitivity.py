@@ -144,8 +144,10 @@ def register(main: click.Group) -> None:
         """
         from geoplan import pipeline
         from geoplan import sensitivity as S
-        from geoplan.outputs.publish import safe_name
+        from geoplan.outputs.publish import check_folder, safe_name
 
+        if out is not None:
+            check_folder(out)  # before the run, not after it
         extra = []
         if seed is not None:
             extra.append(f"sensitivity.seed={seed}")

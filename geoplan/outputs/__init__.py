@@ -27,12 +27,13 @@ from typing import Any
 
 from geoplan._errors import ExportError, ScenarioError
 from geoplan.outputs import files
-from geoplan.outputs.publish import safe_name, staging
+from geoplan.outputs.publish import safe_name, staging, unique_names
 
 __all__ = [
     "KINDS",
     "EarlySurfaces",
     "export_run",
+    "input_hashes",
     "normalise_kinds",
     "record",
     "robustness_cogs",
@@ -106,6 +107,19 @@ def targets(
     return data_dir, mp
 
 
+def input_hashes(layers: Any) -> dict[str, str | None]:
+    """The SHA-256 of each loaded layer's file (``{name: hex}``), as every output records it.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> g = gpd.GeoDataFrame(geometry=[]); g.attrs["geoplan_sha256"] = "ab12"
+    >>> input_hashes({"ports": g})
+    {'ports': 'ab12'}
+    """
+    return {k: v.attrs.get("geoplan_sha256") for k, v in layers.items()}
+
+
 def _input_layers(res: Any) -> dict[str, Any]:
     out = {}
     for k, v in res.layers.items():
@@ -164,8 +178,10 @@ def robustness_cogs(res: Any, st: Any, folder: Path, submit: Any = None) -> dict
     submit = submit or (lambda fn, *a, **k: fn(*a, **k))
     written: dict[str, Path] = {}
     rob = res.robustness or {}
-    for pname, surf in (getattr(res.sensitivity, "cell_share", None) or {}).items():
-        target = folder / f"robustness_{safe_name(pname, fallback='profile')}.tif"
+    shares = getattr(res.sensitivity, "cell_share", None) or {}
+    slugs = unique_names(shares)
+    for pname, surf in shares.items():
+        target = folder / f"robustness_{slugs[pname]}.tif"
         submit(
             files.write_cog,
             st.path(target, folder),
@@ -175,13 +191,14 @@ def robustness_cogs(res: Any, st: Any, folder: Path, submit: Any = None) -> dict
             description=f"share of weight draws in which the cell is in its belt's top 5 % "
             f"({pname})",
             tags={"scenario": res.scenario.name, "profile": pname, "draws": str(rob.get("draws")),
-                  "seed": str(rob.get("seed")), "geoplan_version": __version__},
+                  "seed": str(rob.get("seed")), "geoplan_version": __version__,
+                  "inputs_sha256": json.dumps(input_hashes(res.layers), sort_keys=True)},
         )  # fmt: skip
         written[f"robustness:{pname}"] = target
     return written
 
 
-def _surface_cog(sc: Any, pname: str, grid: Any) -> dict[str, Any]:
+def _surface_cog(sc: Any, pname: str, grid: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     """The description and tags of a profile's suitability COG (one place for both writers)."""
     from geoplan import __version__
 
@@ -192,6 +209,7 @@ def _surface_cog(sc: Any, pname: str, grid: Any) -> dict[str, Any]:
             "profile": pname,
             "geoplan_version": __version__,
             "resolution_m": str(grid.res),
+            "inputs_sha256": json.dumps(inputs, sort_keys=True),
         },
     }
 
@@ -237,8 +255,11 @@ class EarlySurfaces:
     ...     res.write("out/x", early=early)
     """
 
-    def __init__(self, scenario: Any) -> None:
+    def __init__(self, scenario: Any, inputs: Any = None) -> None:
         self.scenario = scenario
+        # the input layers' hashes the COGs record: a mapping, or a callable giving one once
+        # the run has loaded its layers (a COG made without them is written again by write())
+        self._inputs = inputs
         _remove_stale_early()
         self._dir = Path(tempfile.mkdtemp(prefix=f"{_EARLY_PREFIX}{os.getpid()}-"))
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geoplan-cog")
@@ -248,7 +269,9 @@ class EarlySurfaces:
     def __call__(self, pname: str, surfaces: Any, grid: Any) -> None:
         """Start writing ``surfaces[pname]`` (a Surfaces of that profile) on ``grid``."""
         path = self._dir / f"{len(self._jobs):03d}.tif"
-        args = _surface_cog(self.scenario, pname, grid)
+        if callable(self._inputs):
+            self._inputs = self._inputs()
+        args = _surface_cog(self.scenario, pname, grid, dict(self._inputs or {}))
 
         def job() -> tuple[Path, dict[str, Any], Any]:
             t = time.perf_counter()
@@ -292,13 +315,10 @@ def _move_early(job: Any, target: Path, res: Any, pname: str) -> None:
         path, args, transform = job.result()
     except Exception:  # retried below, where an error names the output
         path = None
-    if (
-        path is None
-        or args != _surface_cog(res.scenario, pname, res.grid)
-        or (transform != res.grid.transform)
-    ):
+    want = _surface_cog(res.scenario, pname, res.grid, input_hashes(res.layers))
+    if path is None or args != want or (transform != res.grid.transform):
         files.write_cog(target, _nodata_grid(res.surfaces, pname, _NODATA), res.grid.transform,
-                        res.grid.crs, **_surface_cog(res.scenario, pname, res.grid))  # fmt: skip
+                        res.grid.crs, **want)  # fmt: skip
         return
     shutil.move(path, target)
 
@@ -397,8 +417,9 @@ def write(
             jobs.append(pool.submit(cog if fn is files.write_cog else fn, *args, **kwargs))
 
         if "geotiff" in kinds:
+            slugs = unique_names(res.surfaces)
             for pname in res.surfaces:
-                target = data_dir / f"suitability_{safe_name(pname, fallback='profile')}.tif"
+                target = data_dir / f"suitability_{slugs[pname]}.tif"
                 job = early.take(pname, res) if early is not None else None
                 if job is not None:
                     submit(_move_early, job, st.path(target, data_dir), res, pname)
@@ -410,7 +431,7 @@ def write(
                         surf,
                         res.grid.transform,
                         res.grid.crs,
-                        **_surface_cog(sc, pname, res.grid),
+                        **_surface_cog(sc, pname, res.grid, input_hashes(res.layers)),
                     )
                 written[f"geotiff:{pname}"] = target
             written.update(robustness_cogs(res, st, data_dir, submit))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from geoplan._errors import ExportError
 from geoplan._io import COG_OPTIONS, atomic_path, write_text_atomic
 
 __all__ = [
+    "gpkg_table_names",
     "png_palette",
     "surface_overlay",
     "surface_overlays",
@@ -36,6 +38,39 @@ __all__ = [
 #: Geometry types of geoplan's own layers, for when a run leaves one empty.
 _EMPTY_TYPES = {"zones": "MultiPolygon", "sites": "Point", "belts": "MultiPolygon",
                 "exclusions": "MultiPolygon"}  # fmt: skip
+
+
+#: Table names GeoPackage and SQLite keep for themselves, and geoplan's QGIS styles table.
+_RESERVED_TABLE = re.compile(r"^(gpkg|sqlite_|rtree_|layer_styles$)", re.IGNORECASE)
+
+
+def gpkg_table_names(names: list[str]) -> dict[str, str]:
+    """A GeoPackage table name per layer name: reserved or clashing names get ``input_``.
+
+    SQLite compares table names without case, and names starting ``gpkg``,
+    ``sqlite_`` or ``rtree_`` (or ``layer_styles``) are the format's own: a
+    scenario layer named ``gpkg_contents`` or ``ZONES`` (beside geoplan's
+    ``zones``) made the write fail at the end of the run.
+
+    Examples
+    --------
+    >>> gpkg_table_names(["zones", "ZONES", "gpkg_contents", "ports"])
+    {'zones': 'zones', 'ZONES': 'input_ZONES', 'gpkg_contents': 'input_gpkg_contents', \
+'ports': 'ports'}
+    """
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        table = name
+        if _RESERVED_TABLE.match(table) or table.casefold() in taken:
+            base = table = f"input_{name}"
+            i = 2
+            while table.casefold() in taken:
+                table = f"{base}_{i}"
+                i += 1
+        taken.add(table.casefold())
+        out[name] = table
+    return out
 
 
 def _gpkg_ready(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -86,6 +121,8 @@ def _write_gpkg_layers(
 
     from geoplan.outputs.qgis_styles import layer_styles_table
 
+    tables = gpkg_table_names(list(layers))
+    layers = {tables[k]: v for k, v in layers.items()}
     with atomic_path(path) as tmp:
         first = True
         for name, gdf in layers.items():

@@ -21,23 +21,31 @@ is checked to lie inside its folder before anything is written.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from geoplan._errors import ExportError
 
-__all__ = ["Staging", "inside", "safe_name", "staging"]
+__all__ = ["Staging", "check_folder", "inside", "safe_name", "staging", "unique_names"]
 
 LOCK = ".geoplan.lock"
 JOURNAL = ".geoplan-publish.json"
 STAGING_PREFIX = ".geoplan-staging-"
 #: Temporary files older geoplan versions (and GDAL) leave beside a target when killed.
+#: Names Windows gives to devices, with any extension (``CON.gpkg`` opens the console).
+_RESERVED = re.compile(
+    r"^(con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3])$", re.I
+)
+#: Bytes (UTF-8) of a slug: with a prefix such as ``suitability_`` and the staging
+#: folder's ``NNN-`` it stays well under the 255-byte limit of a file name.
+MAX_SLUG_BYTES = 120
 _STALE = re.compile(
     r"^\..+\.[a-z0-9_]{8}\.(gpkg|tif|html|csv|json)$|\.tif\.ovr\.tmp$|\.aux\.xml\.tmp$"
 )
@@ -54,13 +62,76 @@ def safe_name(name: str, *, fallback: str = "scenario", limit: int = 80) -> str:
     --------
     >>> safe_name("../../../tmp/evil"), safe_name("/etc/passwd"), safe_name("남포 west")
     ('tmp_evil', 'etc_passwd', '남포_west')
+    >>> safe_name("CON"), safe_name("nul.txt"), len(safe_name("한" * 300).encode())
+    ('CON_', 'nul_.txt', 120)
     """
     text = unicodedata.normalize("NFC", str(name))
     text = "".join(c if (c.isalnum() or c in "-_.") else "_" for c in text)
     text = re.sub(r"_+", "_", text)
     text = re.sub(r"\.{2,}", ".", text).lstrip("._").rstrip(".")
     text = text[:limit].rstrip("._")
-    return text or fallback
+    while len(text.encode("utf-8")) > MAX_SLUG_BYTES:  # Korean letters are 3 bytes each
+        text = text[:-1].rstrip("._")
+    if not text:
+        return fallback
+    head, dot, tail = text.partition(".")
+    if _RESERVED.match(head):  # a device name on Windows, whatever the extension
+        text = f"{head}_{dot}{tail}"
+    return text
+
+
+def unique_names(names: Iterable[str], *, fallback: str = "profile") -> dict[str, str]:
+    """A slug (:func:`safe_name`) per name, distinct even where two names slug alike.
+
+    Names whose slugs collide (``a/b`` and ``a_b``; ``Port`` and ``port`` on a
+    case-insensitive disk) get a suffix from a hash of the name, so one file
+    never overwrites another and a name's file does not depend on the others'
+    order. A name that is already its own slug keeps it if no other does.
+
+    Examples
+    --------
+    >>> unique_names(["a_b", "a/b", "c"])
+    {'a_b': 'a_b', 'a/b': 'a_b_c14cddc0', 'c': 'c'}
+    """
+    names = list(dict.fromkeys(names))
+    slugs = {n: safe_name(n, fallback=fallback) for n in names}
+    groups: dict[str, list[str]] = {}
+    for n, s in slugs.items():
+        groups.setdefault(s.casefold(), []).append(n)
+    out = {}
+    for n, s in slugs.items():
+        group = groups[s.casefold()]
+        keeps = [m for m in group if m == slugs[m]]
+        if len(group) == 1 or (keeps == [n]):
+            out[n] = s
+        else:
+            out[n] = f"{s}_{hashlib.sha256(n.encode('utf-8')).hexdigest()[:8]}"
+    return out
+
+
+def check_folder(folder: str | os.PathLike[str]) -> Path:
+    """``folder``, refused unless it is, or can be made, a writable folder.
+
+    Called before a run starts, so a bad ``--out`` (a file, a path through a
+    file, a read-only parent) fails at once instead of after the whole run.
+
+    Examples
+    --------
+    >>> check_folder("/etc/hostname/sub")  # doctest: +SKIP
+    Traceback (most recent call last):
+    ExportError: /etc/hostname/sub: cannot be an output folder: /etc/hostname is a file
+    """
+    folder = Path(folder)
+    probe = Path(os.path.abspath(folder))
+    while not probe.exists():  # the nearest existing folder must take new entries
+        if probe.is_symlink():
+            raise ExportError(f"{folder}: cannot be an output folder: {probe} is a broken link")
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ExportError(f"{folder}: cannot be an output folder: {probe} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ExportError(f"{folder}: cannot be an output folder: {probe} is not writable")
+    return folder
 
 
 def inside(folder: Path, target: Path) -> Path:
@@ -192,5 +263,20 @@ def staging(folder: Path) -> Iterator[Staging]:
         st.dir.mkdir()
         try:
             yield st
+        except OSError as exc:  # ExportError included: name the output, not its staged copy
+            text = _unstaged(st, str(exc) if isinstance(exc, ExportError) else "")
+            if not isinstance(exc, ExportError) and exc.filename is not None:
+                text = _unstaged(st, f"{exc.filename}: cannot write ({exc.strerror or exc})")
+            if text and text != str(exc):
+                raise ExportError(text) from exc
+            raise
         finally:
             shutil.rmtree(st.dir, ignore_errors=True)
+
+
+def _unstaged(st: Staging, text: str) -> str:
+    """``text`` with each staged path replaced by its target (errors name what the user asked
+    for, not ``.geoplan-staging-123-ab12cd34/004-x.tif``)."""
+    for staged, target in sorted(st.planned, key=lambda p: -len(str(p[0]))):
+        text = text.replace(str(staged), str(target))
+    return text.replace(f"{st.dir}{os.sep}", f"{st.folder}{os.sep}")
