@@ -640,9 +640,11 @@ def plot_one_at_a_time(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from geoplan.outputs.publish import safe_name
+    from geoplan.outputs.publish import safe_name, unique_names
 
     folder = Path(folder)
+    # profiles whose names slug alike ("a/b", "a_b") get distinct files, as their GeoTIFFs do
+    slug = unique_names(sorted(set(oat["profile"])), fallback="profile")
     markers = "osD^vP*X"
     written: dict[tuple[str, str], Path] = {}
     for (pname, belt), g in oat.groupby(["profile", "belt"], sort=True):
@@ -683,7 +685,7 @@ def plot_one_at_a_time(
         fig.legend(handles, labels, loc="lower center", ncol=min(3, len(lead)), fontsize=8)
         fig.suptitle(f"{pname} - {belt}: one weight at a time", fontsize=10)
         fig.tight_layout(rect=(0, 0.08, 1, 0.95))
-        path = folder / f"oat_{safe_name(pname, fallback='profile')}_{safe_name(belt)}.png"
+        path = folder / f"oat_{slug[pname]}_{safe_name(belt)}.png"
         fig.savefig(stage(path) if stage else path, dpi=110, metadata={"Software": None})
         plt.close(fig)
         written[(pname, belt)] = path

@@ -282,6 +282,19 @@ def test_oat_plots_one_png_per_belt(tmp_path):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_oat_plots_of_profiles_that_slug_alike_are_distinct(tmp_path):
+    """Profiles 'x/y' and 'x_y' (one slug): one PNG each per belt, none overwritten."""
+    sc = _scenario()
+    s = np.random.default_rng(4).random((7, 5))
+    oat = S.one_at_a_time(_table(sc, s, ["border"] * 4 + ["west_coast"] * 3), sc, steps=5)
+    both = pd.concat([oat.assign(profile="x/y"), oat.assign(profile="x_y")], ignore_index=True)
+    written = S.plot_one_at_a_time(both, tmp_path)
+    assert len(written) == 4 and len(set(written.values())) == 4
+    assert sorted(p.name for p in tmp_path.glob("oat_*.png")) == sorted(
+        p.name for p in written.values()
+    )
+
+
 # --------------------------------------------------------------------------- CLI
 
 
