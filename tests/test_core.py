@@ -277,6 +277,22 @@ def test_diff_lists_zones_moved_by_a_labour_heavy_scenario(tmp_path):
     assert "labour_intensive / " in res.output
 
 
+def test_diff_of_one_scenario_run_twice_is_named_by_its_folders(tmp_path, monkeypatch):
+    """Two runs of the default scenario: the diff is named base vs heavy, not default vs default."""
+    fast = ["--set", "grid.resolution_m=5000", "--set", "candidates.zones_per_belt=1",
+            "--only", "gpkg,csv", "-q"]  # fmt: skip
+    runner = CliRunner()
+    for name, extra in (("base", []), ("heavy", ["--set", "profiles.labour_intensive.criteria."
+                                                "labour_pool.weight=0.9"])):  # fmt: skip
+        res = runner.invoke(main, ["run", *fast, *extra, "--out", str(tmp_path / name)])
+        assert res.exit_code == 0, res.output
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(main, ["diff", str(tmp_path / "base"), str(tmp_path / "heavy"), "-q"])
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "out" / "diff_base_vs_heavy" / "diff.html").read_text(encoding="utf-8")
+    assert '"title":"base / heavy"' in html
+
+
 def test_cli_flags_after_subcommand_only_profile_bbox(tmp_path):
     out = tmp_path / "o"
     res = CliRunner().invoke(main, ["run", "-q", "--profile", "port_logistics", "--bbox",

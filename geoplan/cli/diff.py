@@ -51,6 +51,10 @@ def register(main: click.Group) -> None:
         d = compare.diff(a, b, top_k=top_k, threshold_km=threshold_km)
         na = safe_name(str(rec_a.get("scenario_name", run_a.name)))
         nb = safe_name(str(rec_b.get("scenario_name", run_b.name)))
+        if na.casefold() == nb.casefold():  # one scenario run twice (--set): name the folders
+            na, nb = safe_name(run_a.resolve().name), safe_name(run_b.resolve().name)
+        if na.casefold() == nb.casefold():
+            na, nb = f"{na}_A", f"{nb}_B"
         folder = out or Path("out") / f"diff_{na}_vs_{nb}"
         written = outputs.write_diff(d, folder, a=a, b=b, names=(na, nb))
         for line in d.summary_lines():
