@@ -14,25 +14,14 @@ import json
 import shutil
 import sqlite3
 import subprocess
-import warnings
 
 import pytest
 import rasterio
-from click.testing import CliRunner
 
 from geoplan import __version__
-from geoplan.cli import main
 
 from .conftest import REPO
-
-FAST = "grid: {resolution_m: 5000}\ncandidates: {zones_per_belt: 1}\n"
-
-
-def invoke(args: list[str]) -> tuple[int, str]:
-    with warnings.catch_warnings():
-        res = CliRunner().invoke(main, args, catch_exceptions=True)
-    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
-    return res.exit_code, res.output
+from .test_audit_cli import FAST, invoke
 
 
 def test_every_output_records_scenario_version_and_input_hashes(tmp_path, monkeypatch, ogrinfo):
