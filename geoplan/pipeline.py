@@ -1189,7 +1189,7 @@ def run(
     >>> sorted(r.zones["belt"].unique())
     ['border', 'east_coast', 'west_coast']
     """
-    return Session(
+    session = Session(
         scenario,
         progress=progress,
         engine=engine,
@@ -1197,4 +1197,7 @@ def run(
         scheduler=scheduler,
         tmpdir=tmpdir,
         **overrides,
-    ).run(profiles=profiles, sensitivity=sensitivity)
+    )
+    if hasattr(session.engine, "keep_criteria"):  # one run: nothing to keep for reruns
+        session.engine.keep_criteria = False
+    return session.run(profiles=profiles, sensitivity=sensitivity)

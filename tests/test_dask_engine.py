@@ -540,3 +540,14 @@ def test_the_cli_run_keeps_no_criteria(tmp_path, monkeypatch):
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
     assert len(made) == 1
+
+
+def test_geoplan_run_keeps_no_criteria(tmp_path):
+    """`geoplan.run(engine="dask")` runs once: only the run's own store is made in tmpdir."""
+    _need_dask()
+    import geoplan
+
+    res = geoplan.run(engine="dask", scheduler="synchronous", tmpdir=str(tmp_path),
+                      grid={"resolution_m": RES}, candidates={"zones_per_belt": 1})  # fmt: skip
+    made = [p for p in tmp_path.iterdir() if p.name.startswith("geoplan-dask-")]
+    assert made == [next(iter(res.surfaces.values())).path.parent]
