@@ -542,12 +542,20 @@ def test_the_cli_run_keeps_no_criteria(tmp_path, monkeypatch):
     assert len(made) == 1
 
 
-def test_geoplan_run_keeps_no_criteria(tmp_path):
-    """`geoplan.run(engine="dask")` runs once: only the run's own store is made in tmpdir."""
+def test_geoplan_run_keeps_no_criteria(tmp_path, monkeypatch):
+    """`geoplan.run(engine="dask")` runs once: only the run's own store is made."""
     _need_dask()
     import geoplan
+    from geoplan.engines import dask as D
 
+    made = []
+    init = D._Store.__init__
+
+    def spy(self, *a, **k):
+        init(self, *a, **k)
+        made.append(self.dir)
+
+    monkeypatch.setattr(D._Store, "__init__", spy)
     res = geoplan.run(engine="dask", scheduler="synchronous", tmpdir=str(tmp_path),
                       grid={"resolution_m": RES}, candidates={"zones_per_belt": 1})  # fmt: skip
-    made = [p for p in tmp_path.iterdir() if p.name.startswith("geoplan-dask-")]
     assert made == [next(iter(res.surfaces.values())).path.parent]
