@@ -519,12 +519,10 @@ def test_a_session_rerun_reads_the_kept_criteria_and_equals_memory(tmp_path, mon
     assert a == b
 
 
-def test_the_cli_run_keeps_no_criteria(tmp_path, monkeypatch):
-    """`geoplan run --engine dask` runs once: only the run's own store is made."""
+@pytest.fixture
+def stores_made(monkeypatch):
+    """The folders of every on-disk store (run store or kept criteria) made during a test."""
     _need_dask()
-    from click.testing import CliRunner
-
-    from geoplan.cli import main
     from geoplan.engines import dask as D
 
     made = []
@@ -535,27 +533,26 @@ def test_the_cli_run_keeps_no_criteria(tmp_path, monkeypatch):
         made.append(self.dir)
 
     monkeypatch.setattr(D._Store, "__init__", spy)
+    return made
+
+
+def test_the_cli_run_keeps_no_criteria(tmp_path, stores_made):
+    """`geoplan run --engine dask` runs once: only the run's own store is made."""
+    from click.testing import CliRunner
+
+    from geoplan.cli import main
+
     args = ["run", "--set", f"grid.resolution_m={RES}", "--engine", "dask", "--scheduler",
             "synchronous", "--only", "csv", "--out", str(tmp_path / "out"), "-q"]  # fmt: skip
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
-    assert len(made) == 1
+    assert len(stores_made) == 1
 
 
-def test_geoplan_run_keeps_no_criteria(tmp_path, monkeypatch):
+def test_geoplan_run_keeps_no_criteria(tmp_path, stores_made):
     """`geoplan.run(engine="dask")` runs once: only the run's own store is made."""
-    _need_dask()
     import geoplan
-    from geoplan.engines import dask as D
 
-    made = []
-    init = D._Store.__init__
-
-    def spy(self, *a, **k):
-        init(self, *a, **k)
-        made.append(self.dir)
-
-    monkeypatch.setattr(D._Store, "__init__", spy)
     res = geoplan.run(engine="dask", scheduler="synchronous", tmpdir=str(tmp_path),
                       grid={"resolution_m": RES}, candidates={"zones_per_belt": 1})  # fmt: skip
-    assert made == [next(iter(res.surfaces.values())).path.parent]
+    assert stores_made == [next(iter(res.surfaces.values())).path.parent]
